@@ -1,0 +1,64 @@
+import cors from '@fastify/cors'
+import type { FastifyPluginAsync } from 'fastify'
+import { seedDemoData } from './db/demo-seed.js'
+import { hashPassword } from './lib/password.js'
+import auth from './plugins/auth.js'
+import config, { type AppConfig } from './plugins/config.js'
+import db from './plugins/db.js'
+import errorHandler from './plugins/error-handler.js'
+import jsonBody from './plugins/json-body.js'
+import repositories from './plugins/repositories.js'
+import requestId from './plugins/request-id.js'
+import schemas from './plugins/schemas.js'
+import swagger from './plugins/swagger.js'
+import tokens from './plugins/tokens.js'
+import articles from './routes/articles.js'
+import comments from './routes/comments.js'
+import health from './routes/health.js'
+import profiles from './routes/profiles.js'
+import tags from './routes/tags.js'
+import users from './routes/users.js'
+
+export interface AppOptions {
+  config: AppConfig
+  /** Load the demo data set into an empty database (the zero-config `npm start`). */
+  demoData?: boolean
+}
+
+/** The whole service as one plugin: infrastructure first, then one plugin per resource. */
+const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  await fastify.register(config, { config: opts.config })
+  await fastify.register(requestId)
+  await fastify.register(errorHandler)
+  await fastify.register(jsonBody)
+  await fastify.register(cors, {
+    origin: corsOrigin(opts.config.CORS_ORIGIN),
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+    exposedHeaders: ['X-Request-Id'],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+    maxAge: 600
+  })
+  await fastify.register(schemas)
+  await fastify.register(swagger)
+  await fastify.register(db)
+  if (opts.demoData === true) await seedDemoData(fastify.pg, hashPassword, fastify.log)
+  await fastify.register(repositories)
+  await fastify.register(tokens)
+  await fastify.register(auth)
+
+  await fastify.register(health)
+  await fastify.register(async api => {
+    await api.register(users)
+    await api.register(profiles)
+    await api.register(articles)
+    await api.register(comments)
+    await api.register(tags)
+  }, { prefix: '/api' })
+}
+
+function corsOrigin (setting: string): string | string[] {
+  if (setting === '*') return '*'
+  return setting.split(',').map(origin => origin.trim()).filter(Boolean)
+}
+
+export default app

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import envSchema from 'env-schema'
+import { Type, type Static } from 'typebox'
+
+const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  PG_POOL_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+  PG_EMBEDDED_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  JWT_EXPIRES_IN: Type.String({ pattern: '^[1-9][0-9]*(ms|s|m|h|d)?$', default: '7d' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
+  CORS_ORIGIN: Type.String({ minLength: 1, default: '*' }),
+  BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 })
+})
+
+type RawConfig = Static<typeof ConfigSchema>
+export type Config = RawConfig & {
+  JWT_SECRET: string
+  /** true when JWT_SECRET was generated for this process (dev only) */
+  jwtSecretGenerated: boolean
+}
+
+export class ConfigError extends Error {}
+
+/** Parses and validates the environment once; throws ConfigError with one line naming the variable. */
+export function loadConfig (env?: Record<string, string | undefined>): Config {
+  if (env === undefined) {
+    // A .env file fills in what the real environment leaves unset (it never overrides).
+    if (existsSync('.env')) process.loadEnvFile('.env')
+    env = process.env
+  }
+  // An empty value (`DATABASE_URL=`) means unset, as shells and .env files commonly write it.
+  const data = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  let raw: RawConfig
+  try {
+    raw = envSchema<RawConfig>({ schema: ConfigSchema, data, env: false, dotenv: false })
+  } catch (err) {
+    throw new ConfigError(describe(err as Error))
+  }
+  if (raw.JWT_SECRET === undefined && raw.NODE_ENV === 'production') {
+    throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 characters)')
+  }
+  return {
+    ...raw,
+    JWT_SECRET: raw.JWT_SECRET ?? randomBytes(32).toString('base64url'),
+    jwtSecretGenerated: raw.JWT_SECRET === undefined
+  }
+}
+
+// env-schema reports "env/PORT must be <= 65535"; keep the first problem, name the variable.
+function describe (err: Error): string {
+  const first = err.message.split(', ')[0] ?? err.message
+  const match = /^env(?:\/(\w+))? (.*)$/.exec(first)
+  if (!match) return `invalid configuration: ${first}`
+  const [, name, problem] = match
+  const prop = /must have required property '(\w+)'/.exec(problem ?? '')
+  if (prop) return `${prop[1]} is required`
+  return `${name} ${problem}`
+}

@@ -1,0 +1,70 @@
+import type { FastifyError, FastifySchemaValidationError } from 'fastify'
+import fp from 'fastify-plugin'
+import { errorField, RouteNotFound } from '../errors.js'
+
+type Errors = Record<string, string[]>
+
+// Conduit frontends print "<field> <message>", so messages read on from the field name.
+function describe (e: FastifySchemaValidationError): string {
+  const p = e.params as Record<string, unknown>
+  switch (e.keyword) {
+    case 'required': return "can't be blank"
+    case 'minLength': return p.limit === 1 ? "can't be blank" : `is too short (minimum is ${p.limit} characters)`
+    case 'maxLength': return `is too long (maximum is ${p.limit} characters)`
+    case 'pattern': return p.pattern === '\\S' ? "can't be blank" : 'is invalid'
+    case 'format': return 'is invalid'
+    case 'type': return `must be ${/^[aeiou]/.test(String(p.type)) ? 'an' : 'a'} ${p.type}`
+    case 'minimum': return `must be greater than or equal to ${p.limit}`
+    case 'maximum': return `must be less than or equal to ${p.limit}`
+    case 'maxItems': return `has too many items (maximum is ${p.limit})`
+    case 'minProperties': return 'must contain at least one field'
+    default: return e.message ?? 'is invalid'
+  }
+}
+
+function validationErrors (error: FastifyError): Errors {
+  const errors: Errors = {}
+  for (const e of error.validation ?? []) {
+    if (e.keyword === 'anyOf') continue
+    const missing = (e.params as { missingProperty?: string }).missingProperty
+    const path = e.instancePath.split('/').filter(s => s !== '' && !/^\d+$/.test(s))
+    const field = missing ?? path.at(-1) ?? error.validationContext ?? 'request'
+    // anyOf branches (string or null) each report; the first says enough.
+    errors[field] ??= [describe(e)]
+  }
+  return errors
+}
+
+function clientErrors (error: FastifyError, status: number): Errors {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { body: ['is not valid JSON'] }
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { body: ['is too large'] }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { body: ['must be sent as application/json'] }
+  }
+  const field = errorField(error.code)
+  if (field !== undefined) return { [field]: [error.message] }
+  // Other 4xx from Fastify or a plugin (bad JSON from secure-json-parse, bad URL, ...).
+  return { [status === 400 ? 'body' : 'request']: [error.message] }
+}
+
+export default fp(async app => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation) {
+      return reply.code(422).send({ errors: validationErrors(error) })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send({ errors: clientErrors(error, status) })
+    }
+    request.log.error({ err: error }, 'request failed')
+    return reply.code(status >= 500 && status < 600 ? status : 500)
+      .send({ errors: { server: [`internal error (request ${request.id})`] } })
+  })
+
+  app.setNotFoundHandler(async request => {
+    throw new RouteNotFound(`${request.method} ${request.url.split('?')[0]}`)
+  })
+}, { name: 'error-handler' })

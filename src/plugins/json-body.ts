@@ -1,0 +1,13 @@
+import fp from 'fastify-plugin'
+
+// Conduit frontends send `Content-Type: application/json` with no body on favorite, follow and
+// delete; Fastify's own parser rejects that, so an empty JSON body is read as `{}`.
+export default fp(async app => {
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString()
+    if (text.trim() === '') return done(null, {})
+    parseJson(request, text, done)
+  })
+}, { name: 'json-body' })

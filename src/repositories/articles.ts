@@ -1,0 +1,157 @@
+import type { Pool, PoolClient } from 'pg'
+
+export interface ArticleRow {
+  id: number
+  slug: string
+  title: string
+  description: string
+  body?: string
+  tagList: string[]
+  createdAt: Date
+  updatedAt: Date
+  favoritesCount: number
+  authorId: number
+  username: string
+  bio: string
+  image: string
+}
+
+export interface ArticleFilter {
+  tag?: string
+  author?: string
+  favorited?: string
+  /** the feed: articles by authors this user follows */
+  followedBy?: number
+}
+
+export interface NewArticle {
+  slug: string
+  title: string
+  description: string
+  body: string
+  tagList: string[]
+}
+
+export type ArticleChanges = Partial<NewArticle>
+
+const SHARED_COLUMNS = `a.id, a.slug, a.title, a.description,
+  a.created_at AS "createdAt", a.updated_at AS "updatedAt",
+  a.author_id AS "authorId", u.username, u.bio, u.image,
+  (SELECT count(*)::int FROM favorites f WHERE f.article_id = a.id) AS "favoritesCount",
+  ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id
+        WHERE at.article_id = a.id ORDER BY t.name) AS "tagList"`
+
+// Each filter is off when its parameter is NULL; PostgreSQL plans unnamed statements with the
+// actual values, so the unused branches fold away.
+const FILTER = `($1::text IS NULL OR a.id IN (SELECT at.article_id FROM article_tags at
+                   JOIN tags t ON t.id = at.tag_id WHERE t.name = $1))
+  AND ($2::text IS NULL OR a.author_id = (SELECT id FROM users WHERE username = $2))
+  AND ($3::text IS NULL OR a.id IN (SELECT f.article_id FROM favorites f
+                   JOIN users fu ON fu.id = f.user_id WHERE fu.username = $3))
+  AND ($4::int IS NULL OR a.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $4))`
+
+async function replaceTags (client: PoolClient, articleId: number, tagList: string[]): Promise<void> {
+  await client.query('DELETE FROM article_tags WHERE article_id = $1', [articleId])
+  if (tagList.length === 0) return
+  await client.query('INSERT INTO tags (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING', [tagList])
+  await client.query(
+    'INSERT INTO article_tags (article_id, tag_id) SELECT $1, id FROM tags WHERE name = ANY($2::text[])',
+    [articleId, tagList]
+  )
+}
+
+export function articlesRepository (pg: Pool) {
+  async function transaction<T> (work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await pg.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
+  }
+
+  return {
+    /** One page of a list: its ids, newest first, and how many match in all. */
+    async listPage (filter: ArticleFilter, limit: number, offset: number): Promise<{ ids: number[], total: number }> {
+      const { rows } = await pg.query<{ ids: number[], total: number }>(
+        `SELECT (SELECT count(*)::int FROM articles a WHERE ${FILTER}) AS total,
+                ARRAY(SELECT a.id FROM articles a WHERE ${FILTER}
+                      ORDER BY a.created_at DESC, a.id DESC LIMIT $5 OFFSET $6) AS ids`,
+        [filter.tag, filter.author, filter.favorited, filter.followedBy, limit, offset]
+      )
+      return rows[0] ?? { ids: [], total: 0 }
+    },
+
+    /** List items (no body), in the order of `ids`. */
+    async findListItems (ids: number[]): Promise<ArticleRow[]> {
+      if (ids.length === 0) return []
+      const { rows } = await pg.query<ArticleRow>(
+        `SELECT ${SHARED_COLUMNS} FROM articles a JOIN users u ON u.id = a.author_id
+         WHERE a.id = ANY($1::int[])`,
+        [ids]
+      )
+      const byId = new Map(rows.map(row => [row.id, row]))
+      return ids.flatMap(id => byId.get(id) ?? [])
+    },
+
+    async findBySlug (slug: string): Promise<ArticleRow | undefined> {
+      const { rows } = await pg.query<ArticleRow>(
+        `SELECT ${SHARED_COLUMNS}, a.body FROM articles a JOIN users u ON u.id = a.author_id
+         WHERE a.slug = $1`,
+        [slug]
+      )
+      return rows[0]
+    },
+
+    async create (authorId: number, article: NewArticle): Promise<void> {
+      await transaction(async client => {
+        const { rows } = await client.query<{ id: number }>(
+          `INSERT INTO articles (slug, title, description, body, author_id)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+          [article.slug, article.title, article.description, article.body, authorId]
+        )
+        await replaceTags(client, (rows[0] as { id: number }).id, article.tagList)
+      })
+    },
+
+    async update (id: number, changes: ArticleChanges): Promise<void> {
+      await transaction(async client => {
+        await client.query(
+          `UPDATE articles SET
+             slug = COALESCE($2, slug),
+             title = COALESCE($3, title),
+             description = COALESCE($4, description),
+             body = COALESCE($5, body),
+             updated_at = now()
+           WHERE id = $1`,
+          [id, changes.slug, changes.title, changes.description, changes.body]
+        )
+        if (changes.tagList !== undefined) await replaceTags(client, id, changes.tagList)
+      })
+    },
+
+    async remove (id: number): Promise<void> {
+      await pg.query('DELETE FROM articles WHERE id = $1', [id])
+    },
+
+    // Idempotent and race-free: the primary key makes 20 parallel favorites count once each.
+    async favorite (userId: number, articleId: number): Promise<void> {
+      await pg.query(
+        'INSERT INTO favorites (user_id, article_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [userId, articleId]
+      )
+    },
+
+    async unfavorite (userId: number, articleId: number): Promise<void> {
+      await pg.query('DELETE FROM favorites WHERE user_id = $1 AND article_id = $2', [userId, articleId])
+    }
+  }
+}
+
+export type ArticlesRepository = ReturnType<typeof articlesRepository>

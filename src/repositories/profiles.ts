@@ -1,0 +1,34 @@
+import type { Pool } from 'pg'
+
+export interface ProfileRow {
+  id: number
+  username: string
+  bio: string
+  image: string
+}
+
+export function profilesRepository (pg: Pool) {
+  return {
+    async findByUsername (username: string): Promise<ProfileRow | undefined> {
+      const { rows } = await pg.query<ProfileRow>(
+        'SELECT id, username, bio, image FROM users WHERE username = $1',
+        [username]
+      )
+      return rows[0]
+    },
+
+    // Idempotent: following twice, or unfollowing someone not followed, is not an error.
+    async follow (followerId: number, followeeId: number): Promise<void> {
+      await pg.query(
+        'INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [followerId, followeeId]
+      )
+    },
+
+    async unfollow (followerId: number, followeeId: number): Promise<void> {
+      await pg.query('DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2', [followerId, followeeId])
+    }
+  }
+}
+
+export type ProfilesRepository = ReturnType<typeof profilesRepository>

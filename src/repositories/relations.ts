@@ -1,0 +1,27 @@
+import type { Pool } from 'pg'
+
+export interface ViewerRelations {
+  favorited: Set<number>
+  following: Set<number>
+}
+
+const NONE: ViewerRelations = { favorited: new Set(), following: new Set() }
+
+/** The per-viewer flags of a response (`favorited`, `following`), apart from the shared data. */
+export function relationsRepository (pg: Pool) {
+  return {
+    async forViewer (viewerId: number | null, articleIds: number[], authorIds: number[]): Promise<ViewerRelations> {
+      if (viewerId === null || (articleIds.length === 0 && authorIds.length === 0)) return NONE
+      const { rows } = await pg.query<{ favorited: number[], following: number[] }>(
+        `SELECT
+           ARRAY(SELECT article_id FROM favorites WHERE user_id = $1 AND article_id = ANY($2::int[])) AS favorited,
+           ARRAY(SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id = ANY($3::int[])) AS following`,
+        [viewerId, articleIds, authorIds]
+      )
+      const row = rows[0] ?? { favorited: [], following: [] }
+      return { favorited: new Set(row.favorited), following: new Set(row.following) }
+    }
+  }
+}
+
+export type RelationsRepository = ReturnType<typeof relationsRepository>

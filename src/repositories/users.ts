@@ -1,0 +1,80 @@
+import type { Pool } from 'pg'
+import { EmailTaken, UsernameTaken } from '../errors.js'
+import { uniqueViolation } from './unique-violation.js'
+
+export interface UserRow {
+  id: number
+  username: string
+  email: string
+  bio: string
+  image: string
+}
+
+export interface UserChanges {
+  username?: string
+  email?: string
+  passwordHash?: string
+  bio?: string
+  image?: string
+}
+
+const COLUMNS = 'id, username, email, bio, image'
+
+// The unique indexes decide, not a prior SELECT: two racing registrations cannot both win.
+function rethrowTaken (err: unknown): never {
+  const index = uniqueViolation(err)
+  if (index === 'users_username_key') throw new UsernameTaken()
+  if (index === 'users_email_key') throw new EmailTaken()
+  throw err
+}
+
+export function usersRepository (pg: Pool) {
+  return {
+    async findById (id: number): Promise<UserRow | undefined> {
+      const { rows } = await pg.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id])
+      return rows[0]
+    },
+
+    async findByEmailForLogin (email: string): Promise<(UserRow & { passwordHash: string }) | undefined> {
+      const { rows } = await pg.query<UserRow & { passwordHash: string }>(
+        `SELECT ${COLUMNS}, password_hash AS "passwordHash" FROM users WHERE lower(email) = lower($1)`,
+        [email]
+      )
+      return rows[0]
+    },
+
+    async create (user: { username: string, email: string, passwordHash: string }): Promise<UserRow> {
+      try {
+        const { rows } = await pg.query<UserRow>(
+          `INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`,
+          [user.username, user.email, user.passwordHash]
+        )
+        return rows[0] as UserRow
+      } catch (err) {
+        rethrowTaken(err)
+      }
+    },
+
+    async update (id: number, changes: UserChanges): Promise<UserRow | undefined> {
+      try {
+        const { rows } = await pg.query<UserRow>(
+          `UPDATE users SET
+             username = COALESCE($2, username),
+             email = COALESCE($3, email),
+             password_hash = COALESCE($4, password_hash),
+             bio = COALESCE($5, bio),
+             image = COALESCE($6, image),
+             updated_at = now()
+           WHERE id = $1
+           RETURNING ${COLUMNS}`,
+          [id, changes.username, changes.email, changes.passwordHash, changes.bio, changes.image]
+        )
+        return rows[0]
+      } catch (err) {
+        rethrowTaken(err)
+      }
+    }
+  }
+}
+
+export type UsersRepository = ReturnType<typeof usersRepository>

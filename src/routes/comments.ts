@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { ArticleNotFound, CommentNotFound, NotCommentAuthor } from '../errors.js'
+import { toComment } from '../lib/present.js'
+import { SlugParams } from '../schemas/article.js'
+import { Comment, CommentParams, NewCommentBody } from '../schemas/comment.js'
+import { errors } from '../schemas/errors.js'
+import { ref } from '../schemas/ref.js'
+
+const tags = ['Comments']
+const security = [{ Token: [] }]
+
+const comments: FastifyPluginAsyncTypebox = async app => {
+  const { articles, comments, relations } = app.repos
+
+  async function articleId (slug: string): Promise<number> {
+    const row = await articles.findBySlug(slug)
+    if (row === undefined) throw new ArticleNotFound()
+    return row.id
+  }
+
+  app.get('/articles/:slug/comments', {
+    preHandler: app.auth.optional,
+    schema: {
+      tags,
+      summary: "An article's comments, newest first",
+      params: SlugParams,
+      response: { 200: Type.Object({ comments: Type.Array(ref(Comment)) }), ...errors(401, 404, 422) }
+    }
+  }, async request => {
+    const rows = await comments.listByArticle(await articleId(request.params.slug))
+    const viewer = await relations.forViewer(request.userId, [], rows.map(row => row.authorId))
+    return { comments: rows.map(row => toComment(row, viewer)) }
+  })
+
+  app.post('/articles/:slug/comments', {
+    preHandler: app.auth.required,
+    schema: {
+      tags,
+      summary: 'Comment on an article',
+      security,
+      params: SlugParams,
+      body: NewCommentBody,
+      response: { 200: Type.Object({ comment: ref(Comment) }), ...errors(401, 404, 422) }
+    }
+  }, async request => {
+    const id = await articleId(request.params.slug)
+    const row = await comments.create(id, request.userId as number, request.body.comment.body)
+    // Commenting does not change whether you follow yourself: the author is the viewer.
+    return { comment: toComment(row, { favorited: new Set(), following: new Set() }) }
+  })
+
+  app.delete('/articles/:slug/comments/:id', {
+    preHandler: app.auth.required,
+    schema: {
+      tags,
+      summary: 'Delete a comment (its author only)',
+      security,
+      params: CommentParams,
+      response: { 204: Type.Null({ description: 'Deleted' }), ...errors(401, 403, 404, 422) }
+    }
+  }, async (request, reply) => {
+    const comment = await comments.findInArticle(await articleId(request.params.slug), request.params.id)
+    if (comment === undefined) throw new CommentNotFound()
+    if (comment.authorId !== request.userId) throw new NotCommentAuthor()
+    await comments.remove(comment.id)
+    return reply.code(204).send(null)
+  })
+}
+
+export default comments

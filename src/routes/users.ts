@@ -1,0 +1,88 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { LoginFailed, TokenInvalid } from '../errors.js'
+import { hashPassword, verifyPassword } from '../lib/password.js'
+import type { UserRow } from '../repositories/users.js'
+import { errors } from '../schemas/errors.js'
+import { ref } from '../schemas/ref.js'
+import { LoginBody, NewUserBody, UpdateUserBody, User } from '../schemas/user.js'
+
+const UserResponse = Type.Object({ user: ref(User) })
+
+// Hashed once at boot: a login for an unknown email costs as much as one with a wrong password.
+const DUMMY_HASH = await hashPassword('timing-equaliser')
+
+const users: FastifyPluginAsyncTypebox = async app => {
+  const { users } = app.repos
+  const present = (row: UserRow) => ({
+    user: { email: row.email, token: app.tokens.sign(row.id), username: row.username, bio: row.bio, image: row.image }
+  })
+
+  app.post('/users', {
+    schema: {
+      tags: ['User and Authentication'],
+      summary: 'Register a new user',
+      body: NewUserBody,
+      response: { 201: UserResponse, ...errors(422) }
+    }
+  }, async (request, reply) => {
+    const { username, email, password } = request.body.user
+    const row = await users.create({ username, email, passwordHash: await hashPassword(password) })
+    return reply.code(201).send(present(row))
+  })
+
+  app.post('/users/login', {
+    schema: {
+      tags: ['User and Authentication'],
+      summary: 'Existing user login',
+      body: LoginBody,
+      response: { 200: UserResponse, ...errors(401, 422) }
+    }
+  }, async request => {
+    const { email, password } = request.body.user
+    const row = await users.findByEmailForLogin(email)
+    const ok = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH)
+    if (row === undefined || !ok) throw new LoginFailed()
+    return present(row)
+  })
+
+  app.get('/user', {
+    preHandler: app.auth.required,
+    schema: {
+      tags: ['User and Authentication'],
+      summary: 'Get current user',
+      security: [{ Token: [] }],
+      response: { 200: UserResponse, ...errors(401) }
+    }
+  }, async request => {
+    const row = await users.findById(request.userId as number)
+    // A valid token for a user that no longer exists identifies no one.
+    if (row === undefined) throw new TokenInvalid()
+    return present(row)
+  })
+
+  app.put('/user', {
+    preHandler: app.auth.required,
+    schema: {
+      tags: ['User and Authentication'],
+      summary: 'Update current user',
+      security: [{ Token: [] }],
+      body: UpdateUserBody,
+      response: { 200: UserResponse, ...errors(401, 422) }
+    }
+  }, async request => {
+    const { email, username, password, bio, image } = request.body.user
+    const row = await users.update(request.userId as number, {
+      email,
+      username,
+      passwordHash: password === undefined ? undefined : await hashPassword(password),
+      // null clears the field: the column is never null, so null means empty.
+      bio: bio === null ? '' : bio,
+      image: image === null ? '' : image
+    })
+    if (row === undefined) throw new TokenInvalid()
+    return present(row)
+  })
+}
+
+export default users

@@ -1,0 +1,14 @@
+import { Type } from 'typebox'
+
+export const Username = Type.String({ minLength: 1, maxLength: 40, pattern: '^[\\p{L}\\p{N}_.-]+$' })
+
+export const Profile = Type.Object({
+  username: Type.String(),
+  bio: Type.String(),
+  image: Type.String(),
+  following: Type.Boolean()
+}, { $id: 'Profile' })
+
+export const UsernameParams = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 100 })
+})

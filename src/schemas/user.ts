@@ -1,0 +1,36 @@
+import { Type } from 'typebox'
+import { Username } from './profile.js'
+
+const Email = Type.String({ format: 'email', maxLength: 254 })
+const Password = Type.String({ minLength: 8, maxLength: 256 })
+const Bio = Type.Union([Type.String({ maxLength: 10000 }), Type.Null()])
+const Image = Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])
+
+export const User = Type.Object({
+  email: Type.String(),
+  token: Type.String(),
+  username: Type.String(),
+  bio: Type.String(),
+  image: Type.String()
+}, { $id: 'User' })
+
+export const NewUserBody = Type.Object({
+  user: Type.Object({ username: Username, email: Email, password: Password })
+})
+
+export const LoginBody = Type.Object({
+  user: Type.Object({
+    email: Type.String({ minLength: 1, maxLength: 254 }),
+    password: Type.String({ minLength: 1, maxLength: 256 })
+  })
+})
+
+export const UpdateUserBody = Type.Object({
+  user: Type.Object({
+    email: Type.Optional(Email),
+    password: Type.Optional(Password),
+    username: Type.Optional(Username),
+    bio: Type.Optional(Bio),
+    image: Type.Optional(Image)
+  }, { additionalProperties: false, minProperties: 1 })
+})

@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import { RequestLogController } from './log-controller.js'
+
+// Honour a caller's request id only if it is safe to log and echo.
+const REQUEST_ID = /^[\w.:-]{1,128}$/
+
+/** Fastify's own options, shared by server.ts and the tests so both run the same server. */
+export function serverOptions (config: Config): FastifyServerOptions {
+  return {
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: {
+        paths: [
+          'req.headers.authorization', 'headers.authorization',
+          'password', '*.password', '*.*.password', 'token', '*.token', '*.*.token'
+        ],
+        censor: '[redacted]'
+      }
+    },
+    logController: new RequestLogController(),
+    requestIdHeader: false,
+    genReqId: request => {
+      const id = request.headers['x-request-id']
+      return typeof id === 'string' && REQUEST_ID.test(id) ? id : randomUUID()
+    },
+    bodyLimit: config.BODY_LIMIT,
+    // Below the usual 60 s of load balancers' idle timeouts, and short enough that an idle
+    // keep-alive connection does not hold up a graceful close.
+    keepAliveTimeout: 5000,
+    connectionTimeout: 30000,
+    requestTimeout: 30000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 300 }
+  }
+}

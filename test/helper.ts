@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto'
+import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
+import pg from 'pg'
+import type { Test } from 'tap'
+import app from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { serverOptions } from '../src/server-options.js'
+
+export const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+/** A database of its own on the test server, dropped when the test ends. */
+export async function createTestDatabase (t: Test): Promise<string> {
+  const name = `test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: SERVER_URL })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  t.teardown(async () => {
+    const admin = new pg.Client({ connectionString: SERVER_URL })
+    await admin.connect()
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.end()
+  })
+  const url = new URL(SERVER_URL)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+export function testConfig (env: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: 'test-secret-'.padEnd(40, 'x'), ...env })
+}
+
+/** The app as server.ts builds it, on a fresh database, closed when the test ends. */
+export async function build (t: Test, env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const config = testConfig(env)
+  const databaseUrl = await createTestDatabase(t)
+  const server = Fastify(serverOptions(config))
+  await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl } })
+  await server.ready()
+  t.teardown(() => server.close())
+  return server
+}
+
+export interface TestUser {
+  username: string
+  email: string
+  password: string
+  token: string
+}
+
+let counter = 0
+
+/** Registers a new user through the API and returns its credentials. */
+export async function registerUser (app: FastifyInstance, username?: string): Promise<TestUser> {
+  const name = username ?? `user${process.pid}x${++counter}`
+  const user = { username: name, email: `${name}@example.com`, password: 'password123' }
+  const res = await app.inject({ method: 'POST', url: '/api/users', payload: { user } })
+  if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`)
+  return { ...user, token: res.json().user.token }
+}
+
+/** `Authorization: Token <jwt>` headers for a user. */
+export function auth (user: { token: string }): InjectOptions['headers'] {
+  return { authorization: `Token ${user.token}` }
+}
+
+export async function createArticle (app: FastifyInstance, user: TestUser, article: Record<string, unknown> = {}) {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/articles',
+    headers: auth(user),
+    payload: { article: { title: 'A title', description: 'A description', body: 'A body', tagList: [], ...article } }
+  })
+  if (res.statusCode !== 201) throw new Error(`create article failed: ${res.statusCode} ${res.body}`)
+  return res.json().article as { slug: string, title: string, tagList: string[] }
+}
