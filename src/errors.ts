@@ -30,3 +30,34 @@ export const RouteNotFound = conduitError('CONDUIT_ROUTE_NOT_FOUND', 'route', '%
 export const UsernameTaken = conduitError('CONDUIT_USERNAME_TAKEN', 'username', 'has already been taken', 422)
 export const EmailTaken = conduitError('CONDUIT_EMAIL_TAKEN', 'email', 'has already been taken', 422)
 export const CannotFollowSelf = conduitError('CONDUIT_CANNOT_FOLLOW_SELF', 'profile', 'cannot follow yourself', 422)
+
+export const InvalidCharacters = conduitError('CONDUIT_INVALID_CHARACTERS', 'request', 'contains characters that cannot be stored (such as \\u0000)', 422)
+export const DatabaseUnavailable = conduitError('CONDUIT_DATABASE_UNAVAILABLE', 'database', 'is unavailable, try again shortly', 503)
+
+const vanished: Record<string, () => Error> = {
+  follows_follower_id_fkey: () => new TokenInvalid(),
+  favorites_user_id_fkey: () => new TokenInvalid(),
+  comments_author_id_fkey: () => new TokenInvalid(),
+  articles_author_id_fkey: () => new TokenInvalid(),
+  follows_followee_id_fkey: () => new ProfileNotFound(),
+  favorites_article_id_fkey: () => new ArticleNotFound(),
+  comments_article_id_fkey: () => new ArticleNotFound(),
+  article_tags_article_id_fkey: () => new ArticleNotFound()
+}
+
+/**
+ * PostgreSQL failures that are not bugs: text it cannot store (a NUL byte in a slug, a body
+ * or a query) is the client's 4xx; a database that is down or too slow is a 503, not a 500.
+ */
+export function fromPostgres (err: { code?: unknown, message?: string }): Error | undefined {
+  const code = typeof err.code === 'string' ? err.code : ''
+  if (code === '22021' || code === '22P05') return new InvalidCharacters()
+  // A row referenced by a write was deleted between the route's lookup and its INSERT.
+  if (code === '23503') return vanished[(err as { constraint?: string }).constraint ?? '']?.()
+  if (code.startsWith('08') || code === '57014' || code === '57P01' || code === '57P03' ||
+    code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' ||
+    /timeout exceeded when trying to connect|Connection terminated/.test(err.message ?? '')) {
+    return new DatabaseUnavailable()
+  }
+  return undefined
+}

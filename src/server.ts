@@ -51,8 +51,8 @@ async function shutdown (signal: string): Promise<void> {
     process.exit(1)
   }
 }
-process.once('SIGINT', () => { void shutdown('SIGINT') })
-process.once('SIGTERM', () => { void shutdown('SIGTERM') })
+process.once('SIGINT', () => { shutdown('SIGINT').catch(() => {}) })
+process.once('SIGTERM', () => { shutdown('SIGTERM').catch(() => {}) })
 
 try {
   await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl }, demoData: embedded !== undefined })

@@ -18,11 +18,19 @@ export async function hashPassword (password: string): Promise<string> {
 }
 
 export async function verifyPassword (password: string, stored: string): Promise<boolean> {
-  const [scheme, N, r, p, salt, key] = stored.split('$')
-  if (scheme !== 'scrypt' || salt === undefined || key === undefined) return false
+  const [scheme, N, r, p, salt, key, ...rest] = stored.split('$')
+  if (scheme !== 'scrypt' || salt === undefined || key === undefined || rest.length > 0) return false
+  // Node reads 0 as "the default" and throws on values it refuses: accept positive integers only.
+  if (![N, r, p].every(n => n !== undefined && /^[1-9][0-9]{0,9}$/.test(n))) return false
   const expected = Buffer.from(key, 'base64')
-  const actual = await derive(password, Buffer.from(salt, 'base64'), {
-    N: Number(N), r: Number(r), p: Number(p), maxmem: PARAMS.maxmem
-  })
-  return actual.length === expected.length && timingSafeEqual(actual, expected)
+  if (expected.length !== KEY_LENGTH) return false
+  let actual: Buffer
+  try {
+    actual = await derive(password, Buffer.from(salt, 'base64'), {
+      N: Number(N), r: Number(r), p: Number(p), maxmem: PARAMS.maxmem
+    })
+  } catch {
+    return false // parameters scrypt refuses: N not a power of two, beyond maxmem
+  }
+  return timingSafeEqual(actual, expected)
 }

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
-import { errorField, RouteNotFound } from '../errors.js'
+import { errorField, fromPostgres, RouteNotFound } from '../errors.js'
 
 type Errors = Record<string, string[]>
 
@@ -51,15 +51,18 @@ function clientErrors (error: FastifyError, status: number): Errors {
 }
 
 export default fp(async app => {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error.validation) {
-      return reply.code(422).send({ errors: validationErrors(error) })
+  app.setErrorHandler((thrown: FastifyError, request, reply) => {
+    if (thrown.validation) {
+      return reply.code(422).send({ errors: validationErrors(thrown) })
     }
+    const error = (fromPostgres(thrown) ?? thrown) as FastifyError
     const status = error.statusCode ?? 500
     if (status >= 400 && status < 500) {
       return reply.code(status).send({ errors: clientErrors(error, status) })
     }
-    request.log.error({ err: error }, 'request failed')
+    request.log.error({ err: thrown }, 'request failed')
+    const field = errorField(error.code)
+    if (field !== undefined) return reply.code(status).send({ errors: { [field]: [error.message] } })
     return reply.code(status >= 500 && status < 600 ? status : 500)
       .send({ errors: { server: [`internal error (request ${request.id})`] } })
   })

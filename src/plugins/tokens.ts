@@ -35,8 +35,12 @@ export default fp(async app => {
         if (err instanceof TokenError && err.code === TokenError.codes.expired) throw new TokenExpired()
         throw new TokenInvalid()
       }
-      const userId = Number(payload.sub)
-      if (!Number.isSafeInteger(userId) || userId < 1) throw new TokenInvalid()
+      // sign() writes `sub` as the id's decimal string; anything else was not issued here, and
+      // users.id is a PostgreSQL integer, so a larger id must not reach a query.
+      const sub = payload.sub
+      if (typeof sub !== 'string' || !/^[1-9][0-9]{0,9}$/.test(sub)) throw new TokenInvalid()
+      const userId = Number(sub)
+      if (userId > 2147483647) throw new TokenInvalid()
       return userId
     }
   } satisfies Tokens)

@@ -48,7 +48,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   }
 
   app.get('/articles', {
-    preHandler: app.auth.optional,
+    onRequest: app.auth.optional,
     schema: {
       tags: ['Articles'],
       summary: 'Recent articles, newest first; filter by tag, author or favorited',
@@ -61,7 +61,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.get('/articles/feed', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: {
       tags: ['Articles'],
       summary: 'Recent articles by followed users',
@@ -75,7 +75,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.get('/articles/:slug', {
-    preHandler: app.auth.optional,
+    onRequest: app.auth.optional,
     schema: {
       tags: ['Articles'],
       summary: 'Get an article',
@@ -85,7 +85,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   }, async request => present(request.params.slug, request.userId))
 
   app.post('/articles', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: {
       tags: ['Articles'],
       summary: 'Create an article',
@@ -103,7 +103,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.put('/articles/:slug', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: {
       tags: ['Articles'],
       summary: 'Update an article (its author only)',
@@ -122,7 +122,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.delete('/articles/:slug', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: {
       tags: ['Articles'],
       summary: 'Delete an article (its author only), with its comments and favorites',
@@ -145,7 +145,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.post('/articles/:slug/favorite', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: favoriteSchema('Favorite an article')
   }, async request => {
     const row = await find(request.params.slug)
@@ -154,7 +154,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.delete('/articles/:slug/favorite', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: favoriteSchema('Unfavorite an article')
   }, async request => {
     const row = await find(request.params.slug)

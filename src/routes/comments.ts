@@ -20,7 +20,7 @@ const comments: FastifyPluginAsyncTypebox = async app => {
   }
 
   app.get('/articles/:slug/comments', {
-    preHandler: app.auth.optional,
+    onRequest: app.auth.optional,
     schema: {
       tags,
       summary: "An article's comments, newest first",
@@ -34,7 +34,7 @@ const comments: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.post('/articles/:slug/comments', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: {
       tags,
       summary: 'Comment on an article',
@@ -51,7 +51,7 @@ const comments: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.delete('/articles/:slug/comments/:id', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: {
       tags,
       summary: 'Delete a comment (its author only)',

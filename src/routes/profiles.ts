@@ -19,7 +19,7 @@ const profiles: FastifyPluginAsyncTypebox = async app => {
   }
 
   app.get('/profiles/:username', {
-    preHandler: app.auth.optional,
+    onRequest: app.auth.optional,
     schema: {
       tags,
       summary: 'Get a profile',
@@ -48,12 +48,12 @@ const profiles: FastifyPluginAsyncTypebox = async app => {
   }
 
   app.post('/profiles/:username/follow', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: followSchema('Follow a user')
   }, async request => setFollowing(request.params.username, request.userId as number, true))
 
   app.delete('/profiles/:username/follow', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: followSchema('Unfollow a user')
   }, async request => setFollowing(request.params.username, request.userId as number, false))
 }

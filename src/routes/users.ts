@@ -47,22 +47,17 @@ const users: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.get('/user', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: {
       tags: ['User and Authentication'],
       summary: 'Get current user',
       security: [{ Token: [] }],
       response: { 200: UserResponse, ...errors(401) }
     }
-  }, async request => {
-    const row = await users.findById(request.userId as number)
-    // A valid token for a user that no longer exists identifies no one.
-    if (row === undefined) throw new TokenInvalid()
-    return present(row)
-  })
+  }, async request => present(request.user as UserRow))
 
   app.put('/user', {
-    preHandler: app.auth.required,
+    onRequest: app.auth.required,
     schema: {
       tags: ['User and Authentication'],
       summary: 'Update current user',

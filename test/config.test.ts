@@ -1,0 +1,182 @@
+import t, { type Test } from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+const SECRET = 'a-secret-of-at-least-32-characters!'
+
+/** loadConfig must throw a ConfigError whose one-line message names the variable. */
+function rejects (t: Test, env: Record<string, string | undefined>, name: string) {
+  let error: unknown
+  try {
+    loadConfig(env)
+  } catch (err) {
+    error = err
+  }
+  t.ok(error instanceof ConfigError, `${JSON.stringify(env)} → ConfigError`)
+  if (error instanceof ConfigError) {
+    t.ok(error instanceof Error, 'a ConfigError is an Error')
+    t.match(error.message, new RegExp(`\\b${name}\\b`), `the message names ${name}: ${error.message}`)
+    t.notMatch(error.message, /\n/, 'one line')
+  }
+}
+
+t.test('defaults', async t => {
+  const config = loadConfig({})
+  t.match(config, {
+    NODE_ENV: 'development',
+    PORT: 3000,
+    HOST: '0.0.0.0',
+    PG_POOL_MAX: 10,
+    PG_EMBEDDED_PORT: 54329,
+    JWT_EXPIRES_IN: '7d',
+    LOG_LEVEL: 'info',
+    CORS_ORIGIN: '*',
+    BODY_LIMIT: 1048576,
+    jwtSecretGenerated: true
+  })
+  t.equal(config.DATABASE_URL, undefined)
+  t.equal(config.REDIS_URL, undefined)
+  t.type(config.JWT_SECRET, 'string')
+  t.ok(config.JWT_SECRET.length >= 32, 'a generated secret is at least 32 characters')
+})
+
+t.test('values are read and coerced', async t => {
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    PORT: '8080',
+    HOST: '127.0.0.1',
+    DATABASE_URL: 'postgres://u:p@db:5432/conduit',
+    PG_POOL_MAX: '25',
+    PG_EMBEDDED_PORT: '6000',
+    REDIS_URL: 'redis://cache:6379',
+    JWT_SECRET: SECRET,
+    JWT_EXPIRES_IN: '12h',
+    LOG_LEVEL: 'warn',
+    CORS_ORIGIN: 'https://a.example,https://b.example',
+    BODY_LIMIT: '2048'
+  })
+  t.match(config, {
+    NODE_ENV: 'production',
+    PORT: 8080,
+    HOST: '127.0.0.1',
+    DATABASE_URL: 'postgres://u:p@db:5432/conduit',
+    PG_POOL_MAX: 25,
+    PG_EMBEDDED_PORT: 6000,
+    REDIS_URL: 'redis://cache:6379',
+    JWT_SECRET: SECRET,
+    JWT_EXPIRES_IN: '12h',
+    LOG_LEVEL: 'warn',
+    CORS_ORIGIN: 'https://a.example,https://b.example',
+    BODY_LIMIT: 2048,
+    jwtSecretGenerated: false
+  })
+  t.type(config.PORT, 'number')
+})
+
+t.test('postgresql:// and rediss:// are accepted', async t => {
+  t.equal(loadConfig({ DATABASE_URL: 'postgresql://localhost/db' }).DATABASE_URL, 'postgresql://localhost/db')
+  t.equal(loadConfig({ REDIS_URL: 'rediss://cache:6380' }).REDIS_URL, 'rediss://cache:6380')
+})
+
+t.test('PORT 0 (any free port) and 65535 are accepted', async t => {
+  t.equal(loadConfig({ PORT: '0' }).PORT, 0)
+  t.equal(loadConfig({ PORT: '65535' }).PORT, 65535)
+})
+
+t.test('a bad PORT is a ConfigError naming PORT', async t => {
+  for (const PORT of ['abc', '65536', '-1', '3000.5', '80a', 'true']) {
+    rejects(t, { PORT }, 'PORT')
+  }
+})
+
+t.test('production without JWT_SECRET is a ConfigError naming JWT_SECRET', async t => {
+  rejects(t, { NODE_ENV: 'production' }, 'JWT_SECRET')
+  rejects(t, { NODE_ENV: 'production', JWT_SECRET: '' }, 'JWT_SECRET')
+  rejects(t, { NODE_ENV: 'production', JWT_SECRET: undefined }, 'JWT_SECRET')
+})
+
+t.test('a short JWT_SECRET is rejected, in any environment', async t => {
+  for (const NODE_ENV of ['production', 'development', 'test']) {
+    rejects(t, { NODE_ENV, JWT_SECRET: 'x'.repeat(31) }, 'JWT_SECRET')
+  }
+  t.equal(loadConfig({ JWT_SECRET: 'x'.repeat(32) }).JWT_SECRET, 'x'.repeat(32), '32 characters is enough')
+})
+
+t.test('a generated secret is flagged, random and only outside production', async t => {
+  const a = loadConfig({ NODE_ENV: 'development' })
+  const b = loadConfig({ NODE_ENV: 'test' })
+  t.equal(a.jwtSecretGenerated, true)
+  t.equal(b.jwtSecretGenerated, true)
+  t.not(a.JWT_SECRET, b.JWT_SECRET, 'a new secret each time')
+  const given = loadConfig({ JWT_SECRET: SECRET })
+  t.equal(given.jwtSecretGenerated, false)
+  t.equal(given.JWT_SECRET, SECRET)
+})
+
+t.test('an empty string is treated as unset', async t => {
+  const config = loadConfig({
+    NODE_ENV: '',
+    PORT: '',
+    HOST: '',
+    DATABASE_URL: '',
+    REDIS_URL: '',
+    JWT_SECRET: '',
+    LOG_LEVEL: '',
+    CORS_ORIGIN: '',
+    BODY_LIMIT: ''
+  })
+  t.match(config, { NODE_ENV: 'development', PORT: 3000, HOST: '0.0.0.0', LOG_LEVEL: 'info', CORS_ORIGIN: '*', BODY_LIMIT: 1048576, jwtSecretGenerated: true })
+  t.equal(config.DATABASE_URL, undefined)
+  t.equal(config.REDIS_URL, undefined)
+})
+
+t.test('undefined values are treated as unset', async t => {
+  const config = loadConfig({ PORT: undefined, DATABASE_URL: undefined })
+  t.equal(config.PORT, 3000)
+  t.equal(config.DATABASE_URL, undefined)
+})
+
+t.test('a bad DATABASE_URL is rejected', async t => {
+  for (const DATABASE_URL of ['mysql://localhost/db', 'localhost:5432', 'http://db', ' postgres://db', 'postgres:/db']) {
+    rejects(t, { DATABASE_URL }, 'DATABASE_URL')
+  }
+})
+
+t.test('a bad REDIS_URL is rejected', async t => {
+  for (const REDIS_URL of ['http://cache', 'cache:6379', 'memcached://x']) {
+    rejects(t, { REDIS_URL }, 'REDIS_URL')
+  }
+})
+
+t.test('other bad values name their variable', async t => {
+  rejects(t, { NODE_ENV: 'staging' }, 'NODE_ENV')
+  rejects(t, { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL')
+  rejects(t, { PG_POOL_MAX: '0' }, 'PG_POOL_MAX')
+  rejects(t, { PG_POOL_MAX: '501' }, 'PG_POOL_MAX')
+  rejects(t, { PG_EMBEDDED_PORT: '0' }, 'PG_EMBEDDED_PORT')
+  rejects(t, { BODY_LIMIT: '100' }, 'BODY_LIMIT')
+  for (const JWT_EXPIRES_IN of ['0', '-1d', '7 days', '1y', 'forever']) {
+    rejects(t, { JWT_EXPIRES_IN }, 'JWT_EXPIRES_IN')
+  }
+})
+
+t.test('JWT_EXPIRES_IN takes ms, s, m, h, d or a bare number', async t => {
+  for (const value of ['500ms', '30s', '15m', '12h', '7d', '3600']) {
+    t.equal(loadConfig({ JWT_EXPIRES_IN: value }).JWT_EXPIRES_IN, value)
+  }
+})
+
+t.test('unknown variables are ignored', async t => {
+  const config = loadConfig({ PATH: '/usr/bin', HOME: '/root', SOMETHING_ELSE: 'x' })
+  t.equal(config.PORT, 3000)
+  t.notOk('PATH' in config)
+})
+
+t.test('the first of several problems is reported', async t => {
+  rejects(t, { PORT: 'abc', LOG_LEVEL: 'verbose' }, '(PORT|LOG_LEVEL)')
+})
+
+t.test('the given env object is not modified', async t => {
+  const env = { PORT: '8080', HOST: '' }
+  loadConfig(env)
+  t.same(env, { PORT: '8080', HOST: '' })
+})
