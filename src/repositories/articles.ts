@@ -16,6 +16,9 @@ export interface ArticleRow {
   image: string
 }
 
+/** An article without its author's profile fields: what the cache keeps per article. */
+export type ArticleCore = Omit<ArticleRow, 'username' | 'bio' | 'image'> & { body: string }
+
 export interface ArticleFilter {
   tag?: string
   author?: string
@@ -39,16 +42,28 @@ const SHARED_COLUMNS = `a.id, a.slug, a.title, a.description,
   a.author_id AS "authorId", u.username, u.bio, u.image,
   (SELECT count(*)::int FROM favorites f WHERE f.article_id = a.id) AS "favoritesCount",
   ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id
-        WHERE at.article_id = a.id ORDER BY t.name) AS "tagList"`
+        WHERE at.article_id = a.id ORDER BY t.name COLLATE "C") AS "tagList"`
 
-// Each filter is off when its parameter is NULL; PostgreSQL plans unnamed statements with the
-// actual values, so the unused branches fold away.
-const FILTER = `($1::text IS NULL OR a.id IN (SELECT at.article_id FROM article_tags at
-                   JOIN tags t ON t.id = at.tag_id WHERE t.name = $1))
-  AND ($2::text IS NULL OR a.author_id = (SELECT id FROM users WHERE username = $2))
-  AND ($3::text IS NULL OR a.id IN (SELECT f.article_id FROM favorites f
-                   JOIN users fu ON fu.id = f.user_id WHERE fu.username = $3))
-  AND ($4::int IS NULL OR a.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $4))`
+// One condition per filter, each written so PostgreSQL can use an index for it: an EXISTS probe
+// on a primary key rather than an IN over a join (which made the hot tag 45 ms instead of 1).
+const CONDITIONS: Record<keyof ArticleFilter, string> = {
+  tag: `EXISTS (SELECT 1 FROM article_tags at WHERE at.article_id = a.id
+          AND at.tag_id = (SELECT id FROM tags WHERE name = $?))`,
+  author: 'a.author_id = (SELECT id FROM users WHERE username = $?)',
+  favorited: `EXISTS (SELECT 1 FROM favorites f WHERE f.article_id = a.id
+                AND f.user_id = (SELECT id FROM users WHERE username = $?))`,
+  followedBy: 'a.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $?)'
+}
+
+/** The WHERE clause of the filters in use, numbered from $3 ($1 and $2 are limit and offset). */
+function where (filter: ArticleFilter): { sql: string, values: unknown[] } {
+  const used = (Object.keys(CONDITIONS) as Array<keyof ArticleFilter>).filter(name => filter[name] !== undefined)
+  if (used.length === 0) return { sql: 'TRUE', values: [] }
+  return {
+    sql: used.map((name, i) => CONDITIONS[name].replace('$?', `$${i + 3}`)).join(' AND '),
+    values: used.map(name => filter[name])
+  }
+}
 
 async function replaceTags (client: PoolClient, articleId: number, tagList: string[]): Promise<void> {
   await client.query('DELETE FROM article_tags WHERE article_id = $1', [articleId])
@@ -79,11 +94,12 @@ export function articlesRepository (pg: Pool) {
   return {
     /** One page of a list: its ids, newest first, and how many match in all. */
     async listPage (filter: ArticleFilter, limit: number, offset: number): Promise<{ ids: number[], total: number }> {
+      const conditions = where(filter)
       const { rows } = await pg.query<{ ids: number[], total: number }>(
-        `SELECT (SELECT count(*)::int FROM articles a WHERE ${FILTER}) AS total,
-                ARRAY(SELECT a.id FROM articles a WHERE ${FILTER}
-                      ORDER BY a.created_at DESC, a.id DESC LIMIT $5 OFFSET $6) AS ids`,
-        [filter.tag, filter.author, filter.favorited, filter.followedBy, limit, offset]
+        `SELECT (SELECT count(*)::int FROM articles a WHERE ${conditions.sql}) AS total,
+                ARRAY(SELECT a.id FROM articles a WHERE ${conditions.sql}
+                      ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2) AS ids`,
+        [limit, offset, ...conditions.values]
       )
       return rows[0] ?? { ids: [], total: 0 }
     },
@@ -107,6 +123,26 @@ export function articlesRepository (pg: Pool) {
         [slug]
       )
       return rows[0]
+    },
+
+    async coreByIds (ids: number[]): Promise<Map<number, ArticleCore>> {
+      const { rows } = await pg.query<ArticleCore>(
+        `SELECT a.id, a.slug, a.title, a.description, a.body,
+           a.created_at AS "createdAt", a.updated_at AS "updatedAt", a.author_id AS "authorId",
+           (SELECT count(*)::int FROM favorites f WHERE f.article_id = a.id) AS "favoritesCount",
+           ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id
+                 WHERE at.article_id = a.id ORDER BY t.name COLLATE "C") AS "tagList"
+         FROM articles a WHERE a.id = ANY($1::int[])`,
+        [ids]
+      )
+      return new Map(rows.map(row => [row.id, row]))
+    },
+
+    async idsBySlugs (slugs: string[]): Promise<Map<string, number>> {
+      const { rows } = await pg.query<{ id: number, slug: string }>(
+        'SELECT id, slug FROM articles WHERE slug = ANY($1::text[])', [slugs]
+      )
+      return new Map(rows.map(row => [row.slug, row.id]))
     },
 
     async create (authorId: number, article: NewArticle): Promise<void> {

@@ -15,6 +15,8 @@ export interface CommentRow {
 const COLUMNS = `c.id, c.article_id AS "articleId", c.author_id AS "authorId", c.body,
   c.created_at AS "createdAt", c.updated_at AS "updatedAt", u.username, u.bio, u.image`
 
+export type CommentCore = Omit<CommentRow, 'username' | 'bio' | 'image'>
+
 export function commentsRepository (pg: Pool) {
   return {
     async listByArticle (articleId: number): Promise<CommentRow[]> {
@@ -24,6 +26,18 @@ export function commentsRepository (pg: Pool) {
         [articleId]
       )
       return rows
+    },
+
+    async coreByArticles (articleIds: number[]): Promise<Map<number, CommentCore[]>> {
+      const { rows } = await pg.query<CommentCore>(
+        `SELECT c.id, c.article_id AS "articleId", c.author_id AS "authorId", c.body,
+           c.created_at AS "createdAt", c.updated_at AS "updatedAt"
+         FROM comments c WHERE c.article_id = ANY($1::int[]) ORDER BY c.created_at DESC, c.id DESC`,
+        [articleIds]
+      )
+      const byArticle = new Map<number, CommentCore[]>(articleIds.map(id => [id, []]))
+      for (const row of rows) byArticle.get(row.articleId)?.push(row)
+      return byArticle
     },
 
     async create (articleId: number, authorId: number, body: string): Promise<CommentRow> {
@@ -46,8 +60,12 @@ export function commentsRepository (pg: Pool) {
       return rows[0]
     },
 
-    async remove (id: number): Promise<void> {
-      await pg.query('DELETE FROM comments WHERE id = $1', [id])
+    /** Deletes a comment; returns the article it was on (undefined if it was already gone). */
+    async remove (id: number): Promise<number | undefined> {
+      const { rows } = await pg.query<{ articleId: number }>(
+        'DELETE FROM comments WHERE id = $1 RETURNING article_id AS "articleId"', [id]
+      )
+      return rows[0]?.articleId
     }
   }
 }

@@ -20,6 +20,23 @@ export function relationsRepository (pg: Pool) {
       )
       const row = rows[0] ?? { favorited: [], following: [] }
       return { favorited: new Set(row.favorited), following: new Set(row.following) }
+    },
+
+    /** Every article a user has favorited, and every user they follow: the cached per-user sets. */
+    async favoritedBy (userIds: number[]): Promise<Map<number, number[]>> {
+      const { rows } = await pg.query<{ id: number, ids: number[] }>(
+        `SELECT u.id, ARRAY(SELECT article_id FROM favorites WHERE user_id = u.id) AS ids
+         FROM unnest($1::int[]) AS u(id)`, [userIds]
+      )
+      return new Map(rows.map(row => [row.id, row.ids]))
+    },
+
+    async followedBy (userIds: number[]): Promise<Map<number, number[]>> {
+      const { rows } = await pg.query<{ id: number, ids: number[] }>(
+        `SELECT u.id, ARRAY(SELECT followee_id FROM follows WHERE follower_id = u.id) AS ids
+         FROM unnest($1::int[]) AS u(id)`, [userIds]
+      )
+      return new Map(rows.map(row => [row.id, row.ids]))
     }
   }
 }

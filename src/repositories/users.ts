@@ -35,6 +35,18 @@ export function usersRepository (pg: Pool) {
       return rows[0]
     },
 
+    async byIds (ids: number[]): Promise<Map<number, UserRow>> {
+      const { rows } = await pg.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ANY($1::int[])`, [ids])
+      return new Map(rows.map(row => [row.id, row]))
+    },
+
+    async idsByUsernames (usernames: string[]): Promise<Map<string, number>> {
+      const { rows } = await pg.query<{ id: number, username: string }>(
+        'SELECT id, username FROM users WHERE username = ANY($1::text[])', [usernames]
+      )
+      return new Map(rows.map(row => [row.username, row.id]))
+    },
+
     async findByEmailForLogin (email: string): Promise<(UserRow & { passwordHash: string }) | undefined> {
       const { rows } = await pg.query<UserRow & { passwordHash: string }>(
         `SELECT ${COLUMNS}, password_hash AS "passwordHash" FROM users WHERE lower(email) = lower($1)`,

@@ -145,9 +145,9 @@ t.test('POST /api/users (register)', async t => {
     assertError(t, res, 415, 'body', 'must be sent as application/json')
   })
 
-  t.test('422 (not 500) for a text/plain body', async t => {
+  t.test('415 (not 500) for a text/plain body', async t => {
     const res = await app.inject({ method: 'POST', url: '/api/users', headers: { 'content-type': 'text/plain' }, payload: 'hello' })
-    assertError(t, res, 422, 'body')
+    assertError(t, res, 415, 'body')
   })
 
   t.test('413 with the errors shape for an oversized body', async t => {
