@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { seedDemoData } from './db/demo-seed.js'
 import { hashPassword } from './lib/password.js'
 import auth from './plugins/auth.js'
+import cache from './plugins/cache.js'
 import config, { type AppConfig } from './plugins/config.js'
 import db from './plugins/db.js'
 import errorHandler from './plugins/error-handler.js'
@@ -42,6 +43,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(swagger)
   await fastify.register(db)
   if (opts.demoData === true) await seedDemoData(fastify.pg, hashPassword, fastify.log)
+  await fastify.register(cache)
   await fastify.register(repositories)
   await fastify.register(tokens)
   await fastify.register(auth)

@@ -16,7 +16,9 @@ export class RequestLogController extends LogController {
       route: request.routeOptions.url,
       statusCode: reply.statusCode,
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
-      userId: request.userId ?? undefined
+      userId: request.userId ?? undefined,
+      // hot, redis or postgres: the slowest cache tier this request's reads touched
+      data: request.dataReads?.source
     }
     if (error) reply.log.error({ ...line, err: error }, 'request errored')
     else reply.log.info(line, 'request completed')

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { cachedRepositories } from '../cache/cached-repositories.js'
 import { articlesRepository, type ArticlesRepository } from '../repositories/articles.js'
 import { commentsRepository, type CommentsRepository } from '../repositories/comments.js'
 import { profilesRepository, type ProfilesRepository } from '../repositories/profiles.js'
@@ -22,12 +23,13 @@ declare module 'fastify' {
 }
 
 export default fp(async app => {
-  app.decorate('repos', {
+  const repos: Repositories = {
     users: usersRepository(app.pg),
     profiles: profilesRepository(app.pg),
     relations: relationsRepository(app.pg),
     articles: articlesRepository(app.pg),
     comments: commentsRepository(app.pg),
     tags: tagsRepository(app.pg)
-  })
-}, { name: 'repositories', dependencies: ['db'] })
+  }
+  app.decorate('repos', app.cache === null ? repos : cachedRepositories(repos, app.cache.cache))
+}, { name: 'repositories', dependencies: ['db', 'cache'] })

@@ -138,11 +138,14 @@ export function articlesRepository (pg: Pool) {
       return new Map(rows.map(row => [row.id, row]))
     },
 
-    async idsBySlugs (slugs: string[]): Promise<Map<string, number>> {
-      const { rows } = await pg.query<{ id: number, slug: string }>(
-        'SELECT id, slug FROM articles WHERE slug = ANY($1::text[])', [slugs]
+    /** Full articles by slug, with their authors' user rows: one query for a cold article page. */
+    async bySlugs (slugs: string[]): Promise<ArticleRow[]> {
+      const { rows } = await pg.query<ArticleRow>(
+        `SELECT ${SHARED_COLUMNS}, a.body, u.email FROM articles a JOIN users u ON u.id = a.author_id
+         WHERE a.slug = ANY($1::text[])`,
+        [slugs]
       )
-      return new Map(rows.map(row => [row.slug, row.id]))
+      return rows
     },
 
     async create (authorId: number, article: NewArticle): Promise<void> {

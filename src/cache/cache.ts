@@ -1,0 +1,241 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { HotTier } from './hot-tier.js'
+import type { CacheMetrics } from './metrics.js'
+import { ALL_KINDS } from './keys.js'
+import type { RedisStore } from './redis-store.js'
+
+export type Source = 'hot' | 'redis' | 'postgres'
+
+export interface CacheOptions {
+  /** Key prefix: deployment prefix, schema version and invalidation epoch. */
+  namespace: () => string
+  hot: HotTier
+  redis?: RedisStore
+  metrics: CacheMetrics
+  log: FastifyBaseLogger
+  ttlMs: number
+  hotTtlMs: number
+  /** Where each read was served from, for the request's log line. */
+  onRead?: (source: Source, refs: readonly string[]) => void
+  /** false while change notifications are not being received: reads then go to PostgreSQL. */
+  enabled?: () => boolean
+}
+
+export interface Definition<T> {
+  /** Loads the values of the ids that missed, from PostgreSQL. */
+  fetch: (ids: string[]) => Promise<Map<string, T>>
+  /** Turns a value parsed back from Redis into what fetch returns (dates, for one). */
+  revive?: (value: T) => T
+  ttlMs?: number
+  /** Also invalidated by these keys (default: only its own key). */
+  refs?: (id: string) => string[]
+  /** false: in-process only (entries whose every invalidation cannot be named by key). */
+  redis?: boolean
+}
+
+const jitter = (ms: number) => Math.round(ms * (0.9 + Math.random() * 0.2))
+
+/**
+ * Cache-aside over PostgreSQL reads: in-process hot tier, then Redis, then the fetch; concurrent
+ * misses of one key share one fetch. Invalidation is by key, and a read that started before an
+ * invalidation of its key never stores its (possibly stale) result in either tier.
+ */
+export function createCache (options: CacheOptions) {
+  const { hot, redis, metrics, log } = options
+  // Loads in progress, with the clock when each began: a read joins one only if nothing it
+  // depends on was invalidated since, or it could return a value older than an acknowledged write.
+  const inflight = new Map<string, { load: Promise<unknown>, since: number }>()
+  // Local invalidation clock: which keys were invalidated after a fetch began.
+  let clock = 0
+  let flushedAt = 0
+  const invalidatedAt = new Map<string, number>()
+  // Keys whose Redis invalidation failed (Redis down or timing out): dropped again before Redis
+  // is used again, so an entry that survived the outage cannot be served stale afterwards.
+  const unconfirmed = new Set<string>()
+  const MAX_UNCONFIRMED = 100000
+
+  function stale (key: string, since: number): boolean {
+    return flushedAt > since || (invalidatedAt.get(key) ?? 0) > since
+  }
+
+  function settle (key: string, load: Promise<unknown>): void {
+    if (inflight.get(key)?.load === load) inflight.delete(key)
+    if (inflight.size === 0) invalidatedAt.clear()
+  }
+
+  function define<T> (name: string, definition: Definition<T>) {
+    const ttlMs = definition.ttlMs ?? options.ttlMs
+    const revive = definition.revive ?? (value => value)
+    const keyOf = (id: string) => `${name}:${id}`
+    const refsOf = (id: string) => [keyOf(id), ...(definition.refs?.(id) ?? [])]
+    const shared = definition.redis === false ? undefined : redis
+    const isStale = (id: string, since: number) => refsOf(id).some(ref => stale(ref, since))
+
+    async function load (ids: string[], since: number): Promise<Map<string, T>> {
+      const ns = options.namespace()
+      const found = new Map<string, T>()
+      const kindKey = `${ns}${name}#kind`
+      const cached = shared ? await shared.read(ids.map(id => `${ns}${keyOf(id)}`), kindKey) : undefined
+      const missing: string[] = []
+      ids.forEach((id, i) => {
+        const raw = cached?.values[i]
+        if (raw == null) return missing.push(id)
+        const value = revive(JSON.parse(raw) as T)
+        metrics.count(name, 'redisHits')
+        options.onRead?.('redis', refsOf(id))
+        found.set(id, value)
+        if (!isStale(id, since)) hot.set(keyOf(id), value, raw.length, refsOf(id), options.hotTtlMs)
+      })
+      if (cached === undefined && shared?.available) metrics.count(name, 'redisErrors')
+      if (missing.length === 0) return found
+      metrics.count(name, 'misses', missing.length)
+      const fetched = await definition.fetch(missing)
+      for (const id of missing) {
+        options.onRead?.('postgres', refsOf(id))
+        const value = fetched.get(id)
+        if (value === undefined) continue
+        found.set(id, value)
+        if (isStale(id, since)) continue
+        const raw = JSON.stringify(value)
+        hot.set(keyOf(id), value, raw.length, refsOf(id), options.hotTtlMs)
+        if (shared && cached) {
+          const generation = cached.generations[ids.indexOf(id)] ?? null
+          shared.fill(`${ns}${keyOf(id)}`, kindKey, generation, cached.kindGeneration, raw, jitter(ttlMs)).catch(() => {})
+        }
+      }
+      return found
+    }
+
+    /** Values for `ids` (undefined where PostgreSQL has none), coalescing concurrent misses. */
+    async function many (ids: string[]): Promise<Array<T | undefined>> {
+      if (options.enabled?.() === false) {
+        options.onRead?.('postgres', [])
+        const fetched = await definition.fetch([...new Set(ids)])
+        return ids.map(id => fetched.get(id))
+      }
+      const result = new Map<string, T | undefined>()
+      const waits: Array<Promise<void>> = []
+      const toLoad: string[] = []
+      for (const id of new Set(ids)) {
+        const value = hot.get(keyOf(id)) as T | undefined
+        if (value !== undefined) {
+          metrics.count(name, 'hotHits')
+          options.onRead?.('hot', refsOf(id))
+          result.set(id, value)
+          continue
+        }
+        const pending = inflight.get(keyOf(id)) as { load: Promise<T | undefined>, since: number } | undefined
+        if (pending !== undefined && !isStale(id, pending.since)) {
+          metrics.count(name, 'coalesced')
+          options.onRead?.('postgres', refsOf(id))
+          waits.push(pending.load.then(value => { result.set(id, value) }))
+          continue
+        }
+        toLoad.push(id)
+      }
+      if (toLoad.length > 0) {
+        const since = clock
+        const batch = load(toLoad, since)
+        for (const id of toLoad) {
+          const one = batch.then(found => found.get(id))
+          inflight.set(keyOf(id), { load: one, since })
+          waits.push(one.then(value => { result.set(id, value) }))
+          one.then(() => settle(keyOf(id), one), () => settle(keyOf(id), one))
+        }
+      }
+      await Promise.all(waits)
+      return ids.map(id => result.get(id))
+    }
+
+    return {
+      many,
+      get: async (id: string): Promise<T | undefined> => (await many([id]))[0],
+      key: keyOf,
+      /**
+       * Stores a value another query happened to load (hot tier only), unless it was invalidated
+       * after `since`, the clock read before that query began.
+       */
+      prime (id: string, value: T, since: number): void {
+        if (options.enabled?.() === false || isStale(id, since)) return
+        hot.set(keyOf(id), value, JSON.stringify(value).length, refsOf(id), options.hotTtlMs)
+      }
+    }
+  }
+
+  return {
+    define,
+
+    /** The invalidation clock: a response built from reads is storable only if it did not move. */
+    get clock () { return clock },
+
+    /** A whole response body, ready to send: the hot tier's answer to an anonymous GET. */
+    response (url: string): string | undefined {
+      if (options.enabled?.() === false) return undefined
+      return hot.get(`http:${url}`) as string | undefined
+    },
+
+    /** Keeps a response built from `refs`, unless anything was invalidated since it began. */
+    keepResponse (url: string, body: string, refs: Iterable<string>, since: number): void {
+      if (clock !== since || options.enabled?.() === false) return
+      hot.set(`http:${url}`, body, body.length, [...refs], options.hotTtlMs)
+    },
+
+    /** Drops `keys` from both tiers (and from Redis for every instance) before a write is acknowledged. */
+    async invalidate (keys: Iterable<string>): Promise<boolean> {
+      const list = [...new Set(keys)]
+      if (list.length === 0) return true
+      clock++
+      for (const key of list) {
+        invalidatedAt.set(key, clock)
+        metrics.count(key.slice(0, key.indexOf(':')), 'invalidations')
+      }
+      hot.invalidate(list)
+      if (!redis) return true
+      const ns = options.namespace()
+      const done = await redis.invalidate(list.map(key => `${ns}${key}`))
+      if (done === list.length) return true
+      if (unconfirmed.size + list.length > MAX_UNCONFIRMED) {
+        unconfirmed.clear()
+        unconfirmed.add('*')
+      } else if (!unconfirmed.has('*')) {
+        for (const key of list) unconfirmed.add(key)
+      }
+      return false
+    },
+
+    /** Before Redis serves again after a failure: repeat the invalidations it may have missed. */
+    async replayInvalidations (): Promise<void> {
+      if (!redis || unconfirmed.size === 0) return
+      const keys = [...unconfirmed]
+      unconfirmed.clear()
+      const ns = options.namespace()
+      if (keys.includes('*')) {
+        await redis.invalidateNowKinds(ALL_KINDS.map(kind => `${ns}${kind}#kind`))
+      } else {
+        await redis.invalidateNow(keys.map(key => `${ns}${key}`))
+      }
+      log.info({ keys: keys.includes('*') ? 'all' : keys.length }, 'replayed invalidations missed while Redis was unavailable')
+    },
+
+    /** Drops whole kinds of keys (`article`, `user`…) when a change cannot name its rows. */
+    async invalidateKinds (kinds: string[]): Promise<void> {
+      flushedAt = ++clock
+      hot.clear()
+      if (!redis) return
+      const ns = options.namespace()
+      if (!await redis.invalidateKinds(kinds.map(kind => `${ns}${kind}#kind`))) {
+        // Redis is unreachable: every kind is bumped before it is used again.
+        unconfirmed.clear()
+        unconfirmed.add('*')
+      }
+    },
+
+    /** Empties the hot tier: after a gap in change notifications, anything in it may be stale. */
+    flushHot (): void {
+      flushedAt = ++clock
+      hot.clear()
+    }
+  }
+}
+
+export type Cache = ReturnType<typeof createCache>

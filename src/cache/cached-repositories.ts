@@ -1,0 +1,182 @@
+import type { Repositories } from '../plugins/repositories.js'
+import type { ArticleCore, ArticleFilter, ArticleRow } from '../repositories/articles.js'
+import type { CommentCore, CommentRow } from '../repositories/comments.js'
+import type { UserRow } from '../repositories/users.js'
+import type { Cache } from './cache.js'
+import { keys } from './keys.js'
+
+const byString = <K, V>(map: Map<K, V>) => new Map([...map].map(([k, v]) => [String(k), v]))
+const withDates = <T extends { createdAt: Date | string, updatedAt: Date | string }>(row: T): T =>
+  ({ ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt) })
+const defined = <T>(values: Array<T | undefined>): T[] => values.filter((v): v is T => v !== undefined)
+
+/**
+ * The repositories with their reads served through the cache. Only viewer-independent data is
+ * cached, normalised (an article does not embed its author, a comment list does not embed its
+ * commenters), so a change invalidates a handful of keys instead of fanning out; the per-viewer
+ * flags come from each user's cached sets of favorites and follows. Writes go to PostgreSQL and
+ * invalidate what they changed before they return.
+ */
+export function cachedRepositories (base: Repositories, cache: Cache): Repositories {
+  const numeric = <T>(fetch: (ids: number[]) => Promise<Map<number, T>>) =>
+    async (ids: string[]) => byString(await fetch(ids.map(Number)))
+
+  const users = cache.define<UserRow>('user', { fetch: numeric(base.users.byIds) })
+  const articles = cache.define<ArticleCore>('article', {
+    fetch: numeric(base.articles.coreByIds), revive: withDates
+  })
+  // A cold article page would take three queries (slug, article, author): one query loads all
+  // three and primes the article and user entries on the way.
+  const slugs = cache.define<number>('slug', {
+    fetch: async wanted => {
+      const since = cache.clock
+      const rows = await base.articles.bySlugs(wanted)
+      for (const row of rows) {
+        const { username, bio, image, email, ...core } = row as ArticleRow & { body: string, email: string }
+        articles.prime(String(row.id), core, since)
+        users.prime(String(row.authorId), { id: row.authorId, username, email, bio, image }, since)
+      }
+      return new Map(rows.map(row => [row.slug, row.id]))
+    }
+  })
+  const usernames = cache.define<number>('username', { fetch: base.users.idsByUsernames })
+  const favorites = cache.define<number[]>('favs', { fetch: numeric(base.relations.favoritedBy) })
+  const follows = cache.define<number[]>('follows', { fetch: numeric(base.relations.followedBy) })
+  const comments = cache.define<CommentCore[]>('comments', {
+    fetch: numeric(base.comments.coreByArticles),
+    revive: list => list.map(withDates)
+  })
+  const tags = cache.define<string[]>('tags', { fetch: async () => new Map([['all', await base.tags.list()]]) })
+  // A list page changes with any article, tag, favorite or username: too many keys to name,
+  // so pages stay in-process and every change notification evicts them all.
+  const pages = cache.define<{ ids: number[], total: number }>('list', {
+    redis: false,
+    refs: id => {
+      const followedBy = (JSON.parse(id) as { filter: ArticleFilter }).filter.followedBy
+      return followedBy === undefined ? [keys.lists] : [keys.lists, keys.follows(followedBy)]
+    },
+    fetch: async ids => new Map(await Promise.all(ids.map(async id => {
+      const { filter, limit, offset } = JSON.parse(id) as { filter: ArticleFilter, limit: number, offset: number }
+      return [id, await base.articles.listPage(filter, limit, offset)] as const
+    })))
+  })
+
+  async function withAuthors<T extends { authorId: number }> (rows: T[]): Promise<Array<T & { username: string, bio: string, image: string }>> {
+    const authors = await users.many(rows.map(row => String(row.authorId)))
+    return rows.flatMap((row, i) => {
+      const author = authors[i]
+      return author === undefined ? [] : [{ ...row, username: author.username, bio: author.bio, image: author.image }]
+    })
+  }
+
+  async function articleById (id: number): Promise<ArticleRow | undefined> {
+    const core = await articles.get(String(id))
+    return core === undefined ? undefined : (await withAuthors([core]))[0]
+  }
+
+  return {
+    users: {
+      ...base.users,
+      findById: id => users.get(String(id)),
+      async create (user) {
+        const row = await base.users.create(user)
+        await cache.invalidate([keys.username(row.username)])
+        return row
+      },
+      async update (id, changes) {
+        const before = await base.users.findById(id)
+        const row = await base.users.update(id, changes)
+        await cache.invalidate([keys.user(id), keys.lists,
+          ...[before?.username, row?.username].flatMap(name => name === undefined ? [] : [keys.username(name)])])
+        return row
+      }
+    },
+
+    profiles: {
+      ...base.profiles,
+      async findByUsername (username) {
+        const id = await usernames.get(username)
+        return id === undefined ? undefined : await users.get(String(id))
+      },
+      async follow (followerId, followeeId) {
+        await base.profiles.follow(followerId, followeeId)
+        await cache.invalidate([keys.follows(followerId)])
+      },
+      async unfollow (followerId, followeeId) {
+        await base.profiles.unfollow(followerId, followeeId)
+        await cache.invalidate([keys.follows(followerId)])
+      }
+    },
+
+    relations: {
+      ...base.relations,
+      async forViewer (viewerId, articleIds, authorIds) {
+        if (viewerId === null) return { favorited: new Set(), following: new Set() }
+        const [favorited, following] = await Promise.all([
+          articleIds.length > 0 ? favorites.get(String(viewerId)) : undefined,
+          authorIds.length > 0 ? follows.get(String(viewerId)) : undefined
+        ])
+        return { favorited: new Set(favorited), following: new Set(following) }
+      }
+    },
+
+    articles: {
+      ...base.articles,
+      listPage: async (filter, limit, offset) =>
+        (await pages.get(JSON.stringify({ filter, limit, offset }))) ?? { ids: [], total: 0 },
+      findListItems: async ids => withAuthors(defined(await articles.many(ids.map(String)))),
+      async findBySlug (slug) {
+        const id = await slugs.get(slug)
+        const row = id === undefined ? undefined : await articleById(id)
+        // The slug may have moved to another title since its id was cached.
+        return row?.slug === slug ? row : undefined
+      },
+      async create (authorId, article) {
+        await base.articles.create(authorId, article)
+        await cache.invalidate([keys.slug(article.slug), keys.tags, keys.lists])
+      },
+      async update (id, changes) {
+        const before = await articles.get(String(id))
+        await base.articles.update(id, changes)
+        await cache.invalidate([keys.article(id), keys.tags, keys.lists,
+          ...[before?.slug, changes.slug].flatMap(slug => slug === undefined ? [] : [keys.slug(slug)])])
+      },
+      async remove (id) {
+        const before = await articles.get(String(id))
+        await base.articles.remove(id)
+        await cache.invalidate([keys.article(id), keys.comments(id), keys.tags, keys.lists,
+          ...(before === undefined ? [] : [keys.slug(before.slug)])])
+      },
+      async favorite (userId, articleId) {
+        await base.articles.favorite(userId, articleId)
+        await cache.invalidate([keys.article(articleId), keys.favorites(userId), keys.lists])
+      },
+      async unfavorite (userId, articleId) {
+        await base.articles.unfavorite(userId, articleId)
+        await cache.invalidate([keys.article(articleId), keys.favorites(userId), keys.lists])
+      }
+    },
+
+    comments: {
+      ...base.comments,
+      async listByArticle (articleId): Promise<CommentRow[]> {
+        return withAuthors((await comments.get(String(articleId))) ?? [])
+      },
+      async create (articleId, authorId, body) {
+        const row = await base.comments.create(articleId, authorId, body)
+        await cache.invalidate([keys.comments(articleId)])
+        return row
+      },
+      async remove (id) {
+        const articleId = await base.comments.remove(id)
+        if (articleId !== undefined) await cache.invalidate([keys.comments(articleId)])
+        return articleId
+      }
+    },
+
+    tags: {
+      ...base.tags,
+      list: async () => (await tags.get('all')) ?? []
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The in-process tier: a bounded LRU of ready-to-use values, capped by entry count and by bytes,
+ * with an index from references (`article:12`, `user:3`) to the entries built from them, so an
+ * invalidation evicts exactly what depended on the changed row.
+ */
+export interface HotTierOptions {
+  maxEntries: number
+  maxBytes: number
+}
+
+interface Entry {
+  value: unknown
+  bytes: number
+  refs: readonly string[]
+  expiresAt: number
+}
+
+export function createHotTier ({ maxEntries, maxBytes }: HotTierOptions) {
+  // Map iteration order is insertion order: re-inserting on a hit keeps the LRU at the front.
+  const entries = new Map<string, Entry>()
+  const byRef = new Map<string, Set<string>>()
+  let bytes = 0
+
+  function remove (key: string): void {
+    const entry = entries.get(key)
+    if (entry === undefined) return
+    entries.delete(key)
+    bytes -= entry.bytes
+    for (const ref of entry.refs) {
+      const keys = byRef.get(ref)
+      keys?.delete(key)
+      if (keys?.size === 0) byRef.delete(ref)
+    }
+  }
+
+  return {
+    get (key: string, now = Date.now()): unknown {
+      const entry = entries.get(key)
+      if (entry === undefined) return undefined
+      if (entry.expiresAt <= now) {
+        remove(key)
+        return undefined
+      }
+      entries.delete(key)
+      entries.set(key, entry)
+      return entry.value
+    },
+
+    set (key: string, value: unknown, size: number, refs: readonly string[], ttlMs: number): void {
+      if (size > maxBytes) return
+      remove(key)
+      entries.set(key, { value, bytes: size, refs, expiresAt: Date.now() + ttlMs })
+      bytes += size
+      for (const ref of refs) {
+        let keys = byRef.get(ref)
+        if (keys === undefined) byRef.set(ref, keys = new Set())
+        keys.add(key)
+      }
+      for (const oldest of entries.keys()) {
+        if (entries.size <= maxEntries && bytes <= maxBytes) break
+        remove(oldest)
+      }
+    },
+
+    delete: remove,
+
+    /** Evicts every entry built from any of these references; returns how many. */
+    invalidate (refs: Iterable<string>): number {
+      let evicted = 0
+      for (const ref of refs) {
+        for (const key of byRef.get(ref) ?? []) {
+          remove(key)
+          evicted++
+        }
+      }
+      return evicted
+    },
+
+    clear (): void {
+      entries.clear()
+      byRef.clear()
+      bytes = 0
+    },
+
+    stats: () => ({ entries: entries.size, bytes })
+  }
+}
+
+export type HotTier = ReturnType<typeof createHotTier>

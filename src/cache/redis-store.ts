@@ -1,0 +1,128 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { Redis } from 'ioredis'
+
+export interface RedisStoreOptions {
+  url: string
+  commandTimeoutMs: number
+  log: FastifyBaseLogger
+  /** Runs on every (re)connection before Redis is used again; a failure keeps it out of use. */
+  beforeAvailable: () => Promise<void>
+}
+
+// Values are stored as `<kind generation>|<json>`. A fill lands only if neither the key's
+// generation nor its kind's moved since the reader looked, before it queried PostgreSQL: an
+// invalidation in between bumps one of them and the stale fill is dropped.
+const FILL = `local gen = redis.call('GET', KEYS[2]) or ''
+local kindGen = redis.call('GET', KEYS[3]) or '0'
+if gen == ARGV[1] and kindGen == ARGV[2] then
+  redis.call('SET', KEYS[1], kindGen .. '|' .. ARGV[3], 'PX', ARGV[4]) return 1
+end
+return 0`
+// Bump every generation, then drop the values: a reader in flight can no longer fill.
+const INVALIDATE = `for i = 1, #KEYS / 2 do
+  redis.call('INCR', KEYS[i * 2])
+  redis.call('PEXPIRE', KEYS[i * 2], ARGV[1])
+  redis.call('DEL', KEYS[i * 2 - 1])
+end
+return #KEYS / 2`
+const GENERATION_TTL_MS = 24 * 3600 * 1000
+
+/**
+ * Redis as a fail-open tier: every call resolves (a failure reads as a miss, or as nothing
+ * done), commands time out quickly, nothing queues while disconnected, and the connection
+ * comes back with backoff. One log line per change of state, never one per request.
+ */
+export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable }: RedisStoreOptions) {
+  const client = new Redis(url, {
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: 2000,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    lazyConnect: true,
+    retryStrategy: times => Math.min(50 * 2 ** times, 5000) + Math.floor(Math.random() * 100)
+  })
+  let available = false
+  let closing = false
+
+  client.on('ready', () => {
+    beforeAvailable().then(() => {
+      if (!available) log.info('redis connected: cache reads and writes go to Redis')
+      available = client.status === 'ready'
+    }, err => {
+      log.warn({ err }, 'redis reconnected but could not be brought up to date: not using it')
+      client.disconnect(true)
+    })
+  })
+  client.on('error', err => {
+    if (available) log.warn({ err }, 'redis unavailable: serving from PostgreSQL until it is back')
+    available = false
+  })
+  client.on('end', () => {
+    if (available && !closing) log.warn('redis connection ended')
+    available = false
+  })
+
+  async function invalidateNow (keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0
+    const done = await client.eval(INVALIDATE, keys.length * 2, ...keys.flatMap(key => [key, `${key}#gen`]), GENERATION_TTL_MS)
+    return Number(done)
+  }
+
+  async function attempt<T> (work: () => Promise<T>, fallback: T): Promise<T> {
+    if (!available) return fallback
+    try {
+      return await work()
+    } catch (err) {
+      if ((err as Error).message.includes('timed out')) log.debug({ err }, 'redis command timed out')
+      return fallback
+    }
+  }
+
+  return {
+    /** Connects in the background: a Redis that is down at start does not stop the service. */
+    start (): void {
+      client.connect().catch(err => log.warn({ err }, 'redis unavailable at start: serving from PostgreSQL'))
+    },
+    get available () { return available },
+
+    /**
+     * Values of `keys` of one kind (null where missing, or stored under an older generation of
+     * the kind), with the generations a fill must present; undefined when Redis failed.
+     */
+    read: (keys: string[], kindKey: string) => attempt(async () => {
+      const raw = await client.mget(...keys, ...keys.map(key => `${key}#gen`), kindKey)
+      const kindGeneration = raw[keys.length * 2] ?? '0'
+      const values = raw.slice(0, keys.length).map(value => {
+        const bar = value?.indexOf('|') ?? -1
+        return value == null || value.slice(0, bar) !== kindGeneration ? null : value.slice(bar + 1)
+      })
+      return { values, generations: raw.slice(keys.length, keys.length * 2), kindGeneration }
+    }, undefined),
+
+    fill: (key: string, kindKey: string, generation: string | null, kindGeneration: string, value: string, ttlMs: number) =>
+      attempt(() => client.eval(FILL, 3, key, `${key}#gen`, kindKey, generation ?? '', kindGeneration, value, ttlMs), 0),
+
+    /** Makes every entry of these kinds unreadable at once (O(1): they then expire unseen). */
+    invalidateKinds: (kindKeys: string[]) => attempt(async () => {
+      await Promise.all(kindKeys.map(key => client.incr(key)))
+      return true
+    }, false),
+
+    invalidate: (keys: string[]) => attempt(() => invalidateNow(keys), 0),
+
+    /** Invalidates whether or not the store is marked available (used while coming back). */
+    invalidateNow,
+    async invalidateNowKinds (kindKeys: string[]): Promise<void> {
+      await Promise.all(kindKeys.map(key => client.incr(key)))
+    },
+
+    async close (): Promise<void> {
+      closing = true
+      await client.quit().catch(() => client.disconnect())
+    },
+
+    client
+  }
+}
+
+export type RedisStore = ReturnType<typeof createRedisStore>

@@ -1,0 +1,131 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import fp from 'fastify-plugin'
+import { createCache, type Cache, type Source } from '../cache/cache.js'
+import { createHotTier } from '../cache/hot-tier.js'
+import { invalidationFor } from '../cache/invalidation.js'
+import { ALL_KINDS } from '../cache/keys.js'
+import { createCacheMetrics, type CacheMetrics } from '../cache/metrics.js'
+import { createRedisStore } from '../cache/redis-store.js'
+import type { ChangeEvent } from '../db/change-events.js'
+import { createChangeListener, type ChangeListener } from '../db/change-listener.js'
+
+// Bump when a cached value's shape changes: old entries are then never read.
+const CACHE_SCHEMA_VERSION = 1
+const HOT_TTL_MS = 60_000
+
+export interface CacheState {
+  cache: Cache
+  metrics: CacheMetrics
+  listener: ChangeListener
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The read cache, or null when CACHE=off. */
+    cache: CacheState | null
+  }
+  interface FastifyRequest {
+    /** Where this request's data came from: the slowest tier any of its reads touched. */
+    dataReads: { source?: Source } | null
+  }
+}
+
+const RANK: Record<Source, number> = { hot: 0, redis: 1, postgres: 2 }
+
+interface ReadState {
+  source?: Source
+  /** anonymous GETs: the cache keys the response was built from, and the clock when it began */
+  refs?: Set<string>
+  since?: number
+}
+
+export default fp(async app => {
+  const { config, log } = app
+  app.decorateRequest('dataReads', null)
+  if (config.CACHE === 'off') {
+    log.info('cache off (CACHE=off): every read goes to PostgreSQL')
+    app.decorate('cache', null)
+    return
+  }
+
+  const reads = new AsyncLocalStorage<ReadState>()
+  const metrics = createCacheMetrics()
+  const redis = config.REDIS_URL === undefined
+    ? undefined
+    : createRedisStore({
+      url: config.REDIS_URL,
+      commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+      log,
+      // Called only once connected, by which time `cache` below exists.
+      beforeAvailable: () => cache.replayInvalidations()
+    })
+  let flushing: Promise<void> | undefined
+  const listener: ChangeListener = createChangeListener({
+    connectionString: config.DATABASE_LISTEN_URL ?? config.DATABASE_URL,
+    log,
+    onChange: event => { apply(event).catch(err => log.error({ err, event }, 'cache invalidation failed')) },
+    // Changes made while nobody was listening may not have reached Redis either.
+    // The cache stays bypassed until the flush is done.
+    onReset: reason => {
+      log.info({ reason }, 'change notifications (re)started: flushing the cache')
+      flushing = cache.invalidateKinds(ALL_KINDS)
+        .catch(err => log.warn({ err }, 'cache flush after reconnect failed'))
+        .then(() => { flushing = undefined })
+    }
+  })
+  const cache: Cache = createCache({
+    namespace: () => `${config.REDIS_PREFIX}:v${CACHE_SCHEMA_VERSION}:`,
+    hot: createHotTier({ maxEntries: config.CACHE_HOT_MAX_ENTRIES, maxBytes: config.CACHE_HOT_MAX_BYTES }),
+    redis,
+    metrics,
+    log,
+    ttlMs: config.CACHE_TTL_SECONDS * 1000,
+    hotTtlMs: HOT_TTL_MS,
+    enabled: () => listener.ready && flushing === undefined,
+    onRead: (source, refs) => {
+      const state = reads.getStore()
+      if (state === undefined) return
+      if (state.source === undefined || RANK[source] > RANK[state.source]) state.source = source
+      if (state.refs !== undefined) for (const ref of refs) state.refs.add(ref)
+    }
+  })
+
+  async function apply (event: ChangeEvent): Promise<void> {
+    const { keys, kinds } = invalidationFor(event)
+    await cache.invalidate(keys)
+    if (kinds.length > 0) await cache.invalidateKinds(kinds)
+  }
+
+  await listener.start()
+  if (redis) redis.start()
+  else log.info('REDIS_URL not set: caching in-process only (each instance its own cache)')
+
+  app.decorate('cache', { cache, metrics, listener })
+  // Reads made while handling a request report to that request's state (see onRead above).
+  // An anonymous GET is answered from the hot tier's ready-to-send bytes when it can be: no
+  // handler, no I/O, no serialization. Its refs say which data it was built from.
+  app.addHook('onRequest', (request, reply, done) => {
+    const anonymous = request.method === 'GET' && request.headers.authorization === undefined
+    const state: ReadState = anonymous ? { refs: new Set(), since: cache.clock } : {}
+    request.dataReads = state
+    const body = anonymous ? cache.response(request.url) : undefined
+    if (body !== undefined) {
+      state.source = 'hot'
+      reply.type('application/json; charset=utf-8').send(body)
+      return
+    }
+    reads.run(state, done)
+  })
+  app.addHook('onSend', async (request, reply, payload) => {
+    const state = request.dataReads as ReadState | null
+    if (state?.refs !== undefined && state.refs.size > 0 && state.source !== undefined &&
+      reply.statusCode === 200 && typeof payload === 'string') {
+      cache.keepResponse(request.url, payload, state.refs, state.since as number)
+    }
+    return payload
+  })
+  app.addHook('onClose', async () => {
+    await listener.stop()
+    await redis?.close()
+  })
+}, { name: 'cache', dependencies: ['config', 'db'] })

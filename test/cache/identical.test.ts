@@ -1,0 +1,64 @@
+import t, { type Test } from 'tap'
+import type { TestUser } from '../helper.js'
+import {
+  allProbes, answers, buildInstance, cacheOf, differences, get, redisPrefix, seed, SHARED_REDIS_URL, type Instance
+} from './cache-helper.js'
+
+// Cached answers must be byte-identical to uncached ones, whichever tier served them: the cache
+// stores normalised rows (and Redis stores them as JSON), so dates, counts, order, flags and
+// absent entries all have to come back exactly as PostgreSQL gives them.
+
+const prefix = redisPrefix(t)
+
+async function compareAllTiers (t: Test, cached: Instance, oracle: Instance, viewers: Array<TestUser | undefined>, extra: string[]) {
+  const probes = await allProbes(oracle.app, viewers, extra)
+  const expected = await answers(oracle.app, probes)
+  t.ok(probes.length > 50, `${probes.length} probes (route × filter × viewer)`)
+
+  t.same(await differences(cached.app, oracle.app, probes, expected), [], 'first read (a miss: from PostgreSQL) = uncached')
+  t.same(await differences(cached.app, oracle.app, probes, expected), [], 'second read (in-process tier) = uncached')
+  cacheOf(cached).cache.flushHot()
+  const before = cacheOf(cached).metrics.snapshot()
+  t.same(await differences(cached.app, oracle.app, probes, expected), [], 'read after the in-process tier is emptied = uncached')
+  return { before, after: cacheOf(cached).metrics.snapshot() }
+}
+
+t.test('every read route: cached = uncached, for anonymous and signed-in viewers', async t => {
+  const oracle = await buildInstance(t, { CACHE: 'off' })
+  const cached = await buildInstance(t, { REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: prefix.next() }, { databaseUrl: oracle.databaseUrl })
+  const { users, slugs } = await seed(oracle.app)
+  const [jake, jane, bob] = users as [TestUser, TestUser, TestUser]
+  // Routes that answer errors, and reads of things that do not exist, must agree too.
+  const extra = ['/api/articles/no-such-slug', '/api/articles/no-such-slug/comments', '/api/profiles/nobody',
+    '/api/articles?tag=nonexistent', '/api/articles?author=nobody', '/api/articles?favorited=nobody',
+    '/api/articles?tag=dragons&author=' + jake.username, '/api/articles?limit=1&offset=5', '/api/articles?offset=100',
+    `/api/articles/${slugs[0]?.toUpperCase() ?? ''}`, '/api/articles/feed', '/api/user']
+
+  const { before, after } = await compareAllTiers(t, cached, oracle, [undefined, jake, jane, bob], extra)
+  // The third pass did read from Redis (not only from PostgreSQL again).
+  const redisHits = (name: string) => (after[name]?.redisHits ?? 0) - (before[name]?.redisHits ?? 0)
+  for (const name of ['article', 'user', 'slug', 'username', 'comments', 'tags', 'favs', 'follows']) {
+    t.ok(redisHits(name) > 0, `the last pass read ${name} entries from Redis (${redisHits(name)})`)
+  }
+})
+
+t.test('in-process only (REDIS_URL unset): cached = uncached', async t => {
+  const oracle = await buildInstance(t, { CACHE: 'off' })
+  const cached = await buildInstance(t, {}, { databaseUrl: oracle.databaseUrl })
+  const { users } = await seed(cached.app, 'p')
+  await compareAllTiers(t, cached, oracle, [undefined, ...users], ['/api/profiles/nobody', '/api/articles/nope'])
+})
+
+t.test('headers that describe the body agree', async t => {
+  const oracle = await buildInstance(t, { CACHE: 'off' })
+  const cached = await buildInstance(t, { REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: prefix.next() }, { databaseUrl: oracle.databaseUrl })
+  const { users, slugs } = await seed(oracle.app, 'h')
+  const viewer = users[1]
+  for (const url of [`/api/articles/${slugs[0] ?? ''}`, '/api/articles', '/api/tags', `/api/profiles/${users[0]?.username ?? ''}`]) {
+    for (let i = 0; i < 2; i++) {
+      const [a, b] = await Promise.all([get(cached.app, url, viewer), get(oracle.app, url, viewer)])
+      t.equal(a.headers['content-type'], b.headers['content-type'], `${url}: content-type`)
+      t.equal(a.headers['content-length'], b.headers['content-length'], `${url}: content-length`)
+    }
+  }
+})
