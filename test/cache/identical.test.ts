@@ -10,7 +10,20 @@ import {
 
 const prefix = redisPrefix(t)
 
+/** Waits until the notifications of the seed's writes have all reached the cached instance. */
+async function settled (cached: Instance): Promise<void> {
+  const count = () => JSON.stringify(cacheOf(cached).metrics.snapshot())
+  let last = count()
+  for (let quiet = 0, i = 0; quiet < 3 && i < 50; i++) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+    const now = count()
+    quiet = now === last ? quiet + 1 : 0
+    last = now
+  }
+}
+
 async function compareAllTiers (t: Test, cached: Instance, oracle: Instance, viewers: Array<TestUser | undefined>, extra: string[]) {
+  await settled(cached)
   const probes = await allProbes(oracle.app, viewers, extra)
   const expected = await answers(oracle.app, probes)
   t.ok(probes.length > 50, `${probes.length} probes (route × filter × viewer)`)
