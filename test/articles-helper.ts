@@ -1,40 +1,8 @@
-import pg from 'pg'
-import Fastify, { type FastifyInstance, type FastifyServerOptions, type InjectOptions, type LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
-import app from '../src/app.js'
-import { serverOptions } from '../src/server-options.js'
-import { auth, createArticle, createTestDatabase, testConfig, type TestUser } from './helper.js'
+import { auth, createArticle, type TestUser } from './helper.js'
 
-/**
- * Like helper.ts's `build`, on a fresh database, but also returns that database's URL (the pool
- * is encapsulated inside the app plugin) and lets a test change Fastify's options (the logger).
- */
-export async function buildWithDatabase (
-  t: Test,
-  env: Record<string, string> = {},
-  options: (defaults: FastifyServerOptions) => FastifyServerOptions = defaults => defaults
-): Promise<{ app: FastifyInstance, databaseUrl: string }> {
-  const config = testConfig(env)
-  const databaseUrl = await createTestDatabase(t)
-  const server = Fastify(options(serverOptions(config)))
-  await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl } })
-  await server.ready()
-  t.teardown(() => server.close())
-  return { app: server, databaseUrl }
-}
-
-/** One query on its own connection. */
-export async function queryDatabase<R extends Record<string, unknown>> (
-  databaseUrl: string, sql: string, params: unknown[] = []
-): Promise<R[]> {
-  const client = new pg.Client({ connectionString: databaseUrl })
-  await client.connect()
-  try {
-    return (await client.query<R>(sql, params)).rows
-  } finally {
-    await client.end()
-  }
-}
+export { buildWithDatabase, queryDatabase } from './helper.js'
 
 /** What the API answers for an article (list items have no `body`). */
 export interface ArticleJson {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type InjectOptions } from 'fastify'
 import pg from 'pg'
 import type { Test } from 'tap'
 import app from '../src/app.js'
@@ -30,15 +30,40 @@ export function testConfig (env: Record<string, string> = {}): Config {
   return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: 'test-secret-'.padEnd(40, 'x'), ...env })
 }
 
-/** The app as server.ts builds it, on a fresh database, closed when the test ends. */
-export async function build (t: Test, env: Record<string, string> = {}): Promise<FastifyInstance> {
+/**
+ * The app as server.ts builds it, on a fresh database, but also returns that database's URL (the pool
+ * is encapsulated inside the app plugin) and lets a test change Fastify's options (the logger).
+ */
+export async function buildWithDatabase (
+  t: Test,
+  env: Record<string, string> = {},
+  options: (defaults: FastifyServerOptions) => FastifyServerOptions = defaults => defaults
+): Promise<{ app: FastifyInstance, databaseUrl: string }> {
   const config = testConfig(env)
   const databaseUrl = await createTestDatabase(t)
-  const server = Fastify(serverOptions(config))
+  const server = Fastify(options(serverOptions(config)))
   await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl } })
   await server.ready()
   t.teardown(() => server.close())
-  return server
+  return { app: server, databaseUrl }
+}
+
+/** One query on its own connection. */
+export async function queryDatabase<R extends Record<string, unknown>> (
+  databaseUrl: string, sql: string, params: unknown[] = []
+): Promise<R[]> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    return (await client.query<R>(sql, params)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+/** The app as server.ts builds it, on a fresh database, closed when the test ends. */
+export async function build (t: Test, env: Record<string, string> = {}): Promise<FastifyInstance> {
+  return (await buildWithDatabase(t, env)).app
 }
 
 export interface TestUser {

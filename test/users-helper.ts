@@ -1,11 +1,9 @@
 import { Writable } from 'node:stream'
 import { createSigner, type SignerOptions } from 'fast-jwt'
-import Fastify, { type FastifyInstance, type FastifyServerOptions, type LightMyRequestResponse } from 'fastify'
-import pg from 'pg'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type pg from 'pg'
 import type { Test } from 'tap'
-import app from '../src/app.js'
-import { serverOptions } from '../src/server-options.js'
-import { createTestDatabase, testConfig } from './helper.js'
+import { buildWithDatabase, queryDatabase, testConfig } from './helper.js'
 
 /** The secret `build(t)` signs tokens with. */
 export const TEST_SECRET = testConfig().JWT_SECRET
@@ -51,17 +49,8 @@ export function assertError (t: Test, res: LightMyRequestResponse, status: numbe
 /** Runs one statement on a test database, on a connection of its own. */
 export type Sql = <R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>
 
-function sqlOn (url: string): Sql {
-  return async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return (await client.query<R>(text, values)).rows
-    } finally {
-      await client.end()
-    }
-  }
-}
+const sqlOn = (url: string): Sql => async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
+  await queryDatabase(url, text, values) as R[]
 
 export interface Built {
   app: FastifyInstance
@@ -76,24 +65,16 @@ export interface Built {
  * direct SQL on that database and, on request, the log lines at `trace`.
  */
 export async function buildWithDb (t: Test, { logs: keepLogs = false } = {}): Promise<Built> {
-  const config = testConfig(keepLogs ? { LOG_LEVEL: 'trace' } : {})
-  const databaseUrl = await createTestDatabase(t)
   const logs: string[] = []
-  let options: FastifyServerOptions = serverOptions(config)
-  if (keepLogs) {
-    const stream = new Writable({
-      write (chunk, _encoding, done) {
-        logs.push(String(chunk))
-        done()
-      }
-    })
-    options = { ...options, logger: { ...(options.logger as object), stream } }
-  }
-  const server = Fastify(options)
-  await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl } })
-  await server.ready()
-  t.teardown(() => server.close())
-  return { app: server, sql: sqlOn(databaseUrl), logs }
+  const stream = new Writable({
+    write (chunk, _encoding, done) {
+      logs.push(String(chunk))
+      done()
+    }
+  })
+  const { app, databaseUrl } = await buildWithDatabase(t, keepLogs ? { LOG_LEVEL: 'trace' } : {},
+    options => keepLogs ? { ...options, logger: { ...(options.logger as object), stream } } : options)
+  return { app, sql: sqlOn(databaseUrl), logs }
 }
 
 /** The database id of a user, by username. */
