@@ -58,9 +58,12 @@ export function createCache (options: CacheOptions) {
     return flushedAt > since || (invalidatedAt.get(key) ?? 0) > since
   }
 
+  // Loads running (not map entries: a newer load replaces an invalidated one in `inflight`,
+  // and the older one still needs invalidatedAt to know that its result is stale).
+  let loading = 0
+
   function settle (key: string, load: Promise<unknown>): void {
     if (inflight.get(key)?.load === load) inflight.delete(key)
-    if (inflight.size === 0) invalidatedAt.clear()
   }
 
   function define<T> (name: string, definition: Definition<T>) {
@@ -135,7 +138,10 @@ export function createCache (options: CacheOptions) {
       }
       if (toLoad.length > 0) {
         const since = clock
-        const batch = load(toLoad, since)
+        loading++
+        const batch = load(toLoad, since).finally(() => {
+          if (--loading === 0) invalidatedAt.clear()
+        })
         for (const id of toLoad) {
           const one = batch.then(found => found.get(id))
           inflight.set(keyOf(id), { load: one, since })
@@ -203,19 +209,28 @@ export function createCache (options: CacheOptions) {
       return false
     },
 
-    /** Before Redis serves again after a failure: repeat the invalidations it may have missed. */
+    /**
+     * Before Redis serves again after a failure: repeat the invalidations it may have missed,
+     * including those that fail while this runs, until none is left. A key is forgotten only
+     * once Redis confirmed it; if Redis goes away again, the rest waits for the next time.
+     */
     async replayInvalidations (): Promise<void> {
-      if (!redis || unconfirmed.size === 0) return
-      const keys = [...unconfirmed]
-      unconfirmed.clear()
+      if (!redis) return
       const ns = options.namespace()
-      if (keys.includes('*')) {
-        await redis.invalidateNowKinds(ALL_KINDS.map(kind => `${ns}${kind}#kind`))
-      } else {
-        await redis.invalidateNow(keys.map(key => `${ns}${key}`))
+      while (unconfirmed.size > 0) {
+        const keys = [...unconfirmed]
+        if (keys.includes('*')) {
+          await redis.invalidateNowKinds(ALL_KINDS.map(kind => `${ns}${kind}#kind`))
+        } else {
+          await redis.invalidateNow(keys.map(key => `${ns}${key}`))
+        }
+        for (const key of keys) unconfirmed.delete(key)
+        log.info({ keys: keys.includes('*') ? 'all' : keys.length }, 'replayed invalidations missed while Redis was unavailable')
       }
-      log.info({ keys: keys.includes('*') ? 'all' : keys.length }, 'replayed invalidations missed while Redis was unavailable')
     },
+
+    /** No Redis invalidation is waiting to be replayed. */
+    upToDate: () => unconfirmed.size === 0,
 
     /** Drops whole kinds of keys (`article`, `user`…) when a change cannot name its rows. */
     async invalidateKinds (kinds: string[]): Promise<void> {

@@ -7,6 +7,8 @@ export interface RedisStoreOptions {
   log: FastifyBaseLogger
   /** Runs on every (re)connection before Redis is used again; a failure keeps it out of use. */
   beforeAvailable: () => Promise<void>
+  /** Whether beforeAvailable left nothing to do (checked in the same tick as Redis is put to use). */
+  upToDate: () => boolean
 }
 
 // Values are stored as `<kind generation>|<json>`. A fill lands only if neither the key's
@@ -32,7 +34,7 @@ const GENERATION_TTL_MS = 24 * 3600 * 1000
  * done), commands time out quickly, nothing queues while disconnected, and the connection
  * comes back with backoff. One log line per change of state, never one per request.
  */
-export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable }: RedisStoreOptions) {
+export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable, upToDate }: RedisStoreOptions) {
   const client = new Redis(url, {
     commandTimeout: commandTimeoutMs,
     connectTimeout: 2000,
@@ -45,10 +47,14 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable 
   let closing = false
 
   client.on('ready', () => {
-    beforeAvailable().then(() => {
+    const bringUp = async (): Promise<void> => {
+      await beforeAvailable()
+      // Synchronous from here: nothing can fail an invalidation between the check and the switch.
+      if (!upToDate()) return bringUp()
       if (!available) log.info('redis connected: cache reads and writes go to Redis')
       available = client.status === 'ready'
-    }, err => {
+    }
+    bringUp().catch(err => {
       log.warn({ err }, 'redis reconnected but could not be brought up to date: not using it')
       client.disconnect(true)
     })

@@ -57,7 +57,8 @@ export default fp(async app => {
       commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
       log,
       // Called only once connected, by which time `cache` below exists.
-      beforeAvailable: () => cache.replayInvalidations()
+      beforeAvailable: () => cache.replayInvalidations(),
+      upToDate: () => cache.upToDate()
     })
   let flushing: Promise<void> | undefined
   const listener: ChangeListener = createChangeListener({

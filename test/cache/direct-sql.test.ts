@@ -11,7 +11,8 @@ import {
 
 const prefix = redisPrefix(t)
 const DEADLINE_MS = 1000
-const timings: Array<[string, number]> = []
+// The three groups below use databases and apps of their own: they run side by side.
+t.jobs = 3
 
 async function setup (t: Test) {
   const oracle = await buildInstance(t, { CACHE: 'off' })
@@ -37,7 +38,7 @@ t.test('plain SQL on each table', async t => {
       const { freshAfterMs } = await checkWrite(t, {
         cached, oracle, deadlineMs: DEADLINE_MS, memo, probes: () => allProbes(oracle.app, viewers, extra)
       }, async () => { await change() })
-      timings.push([name, freshAfterMs])
+      t.comment(`fresh after ${freshAfterMs} ms`)
     })
   }
 
@@ -141,7 +142,7 @@ t.test('statements too big to name their rows (the `all: true` path)', async t =
   async function bulk (name: string, change: () => Promise<unknown>) {
     await t.test(name, async t => {
       const { freshAfterMs } = await checkWrite(t, { cached, oracle, deadlineMs: DEADLINE_MS, memo, probes }, async () => { await change() })
-      timings.push([name, freshAfterMs])
+      t.comment(`fresh after ${freshAfterMs} ms`)
     })
   }
 
@@ -189,10 +190,4 @@ t.test('a bulk change on a large Redis: reads while its sweep runs do not keep o
   const fromRedis = await answers(cached.app, probes)
   t.same(probes.map(p => `${p.viewer?.username ?? 'anonymous'} GET ${p.url}`).filter(k => fromRedis.get(k) !== expected.get(k)), [],
     'and from Redis')
-})
-
-t.test('summary', async t => {
-  const slowest = timings.reduce((max, [, ms]) => Math.max(max, ms), 0)
-  t.ok(slowest <= DEADLINE_MS + 200, `${timings.length} changes, slowest fresh after ${slowest} ms`)
-  for (const [name, ms] of timings) t.comment(`${String(ms).padStart(5)} ms  ${name}`)
 })

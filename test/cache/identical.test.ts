@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { TestUser } from '../helper.js'
 import {
-  allProbes, answers, buildInstance, cacheOf, differences, get, redisPrefix, seed, SHARED_REDIS_URL, type Instance
+  allProbes, answers, buildInstance, cacheOf, differences, redisPrefix, seed, SHARED_REDIS_URL, type Instance
 } from './cache-helper.js'
 
 // Cached answers must be byte-identical to uncached ones, whichever tier served them: the cache
@@ -62,16 +62,27 @@ t.test('in-process only (REDIS_URL unset): cached = uncached', async t => {
   await compareAllTiers(t, cached, oracle, [undefined, ...users], ['/api/profiles/nobody', '/api/articles/nope'])
 })
 
-t.test('headers that describe the body agree', async t => {
+t.test('headers agree too (anonymous answers may come ready-made from the in-process tier)', async t => {
   const oracle = await buildInstance(t, { CACHE: 'off' })
   const cached = await buildInstance(t, { REDIS_URL: SHARED_REDIS_URL, REDIS_PREFIX: prefix.next() }, { databaseUrl: oracle.databaseUrl })
   const { users, slugs } = await seed(oracle.app, 'h')
-  const viewer = users[1]
-  for (const url of [`/api/articles/${slugs[0] ?? ''}`, '/api/articles', '/api/tags', `/api/profiles/${users[0]?.username ?? ''}`]) {
-    for (let i = 0; i < 2; i++) {
-      const [a, b] = await Promise.all([get(cached.app, url, viewer), get(oracle.app, url, viewer)])
-      t.equal(a.headers['content-type'], b.headers['content-type'], `${url}: content-type`)
-      t.equal(a.headers['content-length'], b.headers['content-length'], `${url}: content-length`)
+  const urls = [`/api/articles/${slugs[0] ?? ''}`, `/api/articles/${slugs[0] ?? ''}/comments`, '/api/articles?limit=2', '/api/tags',
+    `/api/profiles/${users[0]?.username ?? ''}`, '/api/articles/nope']
+  for (const viewer of [undefined, users[1]]) {
+    for (const url of urls) {
+      for (let i = 0; i < 3; i++) {
+        const headers: Record<string, string> = { origin: 'https://app.example', 'x-request-id': `req-${i}` }
+        if (viewer !== undefined) headers.authorization = `Token ${viewer.token}`
+        const [a, b] = await Promise.all([cached.app.inject({ url, headers }), oracle.app.inject({ url, headers })])
+        const { date: _a, ...got } = a.headers
+        const { date: _b, ...want } = b.headers
+        t.same(got, want, `${viewer?.username ?? 'anonymous'} GET ${url} (${i + 1}): same headers`)
+        t.equal(a.body, b.body, `${viewer?.username ?? 'anonymous'} GET ${url} (${i + 1}): same body`)
+      }
     }
+  }
+  for (const url of urls.slice(0, 4)) {
+    const [a, b] = await Promise.all([cached.app.inject({ method: 'HEAD', url }), oracle.app.inject({ method: 'HEAD', url })])
+    t.same([a.statusCode, a.headers['content-length'], a.body], [b.statusCode, b.headers['content-length'], b.body], `HEAD ${url}`)
   }
 })
