@@ -41,7 +41,7 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     lazyConnect: true,
-    retryStrategy: times => Math.min(50 * 2 ** times, 5000) + Math.floor(Math.random() * 100)
+    retryStrategy: times => Math.min(50 * 2 ** times, 2000) + Math.floor(Math.random() * 100)
   })
   let available = false
   let closing = false
