@@ -46,7 +46,7 @@ export interface LoadResult {
 interface Context { call?: Call }
 
 /** Latency percentiles from every response time (ms), not autocannon's fixed set (it has no p95). */
-function percentiles (times: Float64Array): Latency {
+export function percentiles (times: Float64Array): Latency {
   if (times.length === 0) return { p50: 0, p90: 0, p95: 0, p99: 0, max: 0, mean: 0 }
   const sorted = times.slice().sort()
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] as number

@@ -85,6 +85,10 @@ export function buildScenarios (fixtures: Fixtures, tokenFor: (user: UserRef) =>
         const s = slug()
         return { kind: 'article', method: 'GET', path: `/api/articles/${enc(s)}`, token: viewer(), status: 200, check: shapes.article(s) }
       },
+      articleAnon: (): Call => {
+        const s = slug()
+        return { kind: 'article-anon', method: 'GET', path: `/api/articles/${enc(s)}`, status: 200, check: shapes.article(s) }
+      },
       comments: (): Call => ({
         kind: 'comments', method: 'GET', path: `/api/articles/${enc(slug())}/comments`, token: viewer(), status: 200, check: shapes.comments
       }),
@@ -162,16 +166,21 @@ export function buildScenarios (fixtures: Fixtures, tokenFor: (user: UserRef) =>
   const single = (n: number, name: string, description: string, make: (r: ReturnType<typeof reads>) => () => Call): Scenario =>
     ({ name, description, next: make(reads(rng(n))) })
 
-  const mixedRandom = rng(99)
-  const r = reads(mixedRandom)
-  const w = writes(mixedRandom)
   // Shares of a Conduit site's traffic: article pages (with their comments) and the home page
-  // dominate; 5 % writes.
-  const mixed = weighted<() => Call>([
+  // dominate; 5 % writes. `mixed-reads` is the same 95 % without the writes: what the writes
+  // (and the invalidations they cause) cost is the difference between the two.
+  const siteReads = (r: ReturnType<typeof reads>): Array<readonly [() => Call, number]> => [
     [r.article, 22], [r.comments, 18], [r.articles, 15], [r.tags, 10], [r.articlesTag, 8],
-    [r.feed, 6], [r.profile, 5], [r.articlesAuthor, 5], [r.user, 4], [r.articlesFavorited, 2],
+    [r.feed, 6], [r.profile, 5], [r.articlesAuthor, 5], [r.user, 4], [r.articlesFavorited, 2]
+  ]
+  const mixedRandom = rng(99)
+  const w = writes(mixedRandom)
+  const mixed = weighted<() => Call>([
+    ...siteReads(reads(mixedRandom)),
     [w.favoriteOrNot, 2.5], [w.comment, 1.5], [w.createArticle, 1]
   ], mixedRandom)
+  const readsRandom = rng(98)
+  const mixedReads = weighted<() => Call>(siteReads(reads(readsRandom)), readsRandom)
 
   return [
     single(1, 'baseline', 'GET /health (no I/O): the ceiling', x => x.baseline),
@@ -180,11 +189,13 @@ export function buildScenarios (fixtures: Fixtures, tokenFor: (user: UserRef) =>
     single(4, 'articles-tag', 'GET /api/articles?tag=', x => x.articlesTag),
     single(5, 'articles-author', 'GET /api/articles?author=', x => x.articlesAuthor),
     single(6, 'articles-favorited', 'GET /api/articles?favorited=', x => x.articlesFavorited),
-    single(7, 'article', 'GET /api/articles/:slug', x => x.article),
+    single(7, 'article', 'GET /api/articles/:slug (30 % signed in)', x => x.article),
+    single(12, 'article-anon', 'GET /api/articles/:slug, anonymous', x => x.articleAnon),
     single(8, 'comments', 'GET /api/articles/:slug/comments', x => x.comments),
     single(9, 'profile', 'GET /api/profiles/:username', x => x.profile),
     single(10, 'feed', 'GET /api/articles/feed (authenticated)', x => x.feed),
     single(11, 'user', 'GET /api/user (authenticated)', x => x.user),
+    { name: 'mixed-reads', description: 'the reads of mixed alone, in the same shares (mixed without its writes)', next: () => mixedReads()() },
     { name: 'mixed', description: '95 % of the reads above, 5 % writes (favorite, comment, create article)', next: () => mixed()() }
   ]
 }

@@ -14,13 +14,19 @@ export interface ServerOptions {
   /** write a .cpuprofile here when the service exits */
   profileDir?: string
   poolMax?: number
-  /** REDIS_URL for the service's cache; unset runs it without Redis */
+  /** CACHE: `off` reads PostgreSQL every time (default: the service's own default, on) */
+  cache?: 'on' | 'off'
+  /** REDIS_URL for the service's cache; unset runs it without Redis (in-process cache only) */
   redisUrl?: string
+  /** REDIS_PREFIX: instances sharing one see each other's Redis entries */
+  redisPrefix?: string
 }
 
 export interface Service {
   pid: number
   url: string
+  /** where the service writes its log (one JSON line per request at LOG_LEVEL=info) */
+  logFile: string
   /** current and peak resident set size (kB), from /proc */
   memory (): { rssKb: number, hwmKb: number } | undefined
   /** user + system CPU time (ms) the service has used so far */
@@ -82,7 +88,9 @@ export async function startService (opts: ServerOptions): Promise<Service> {
       DATABASE_URL: opts.databaseUrl,
       JWT_SECRET: opts.jwtSecret,
       PG_POOL_MAX: String(opts.poolMax ?? 10),
-      ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl })
+      ...(opts.cache === undefined ? {} : { CACHE: opts.cache }),
+      ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl }),
+      ...(opts.redisPrefix === undefined ? {} : { REDIS_PREFIX: opts.redisPrefix })
     },
     stdio: ['ignore', log, log]
   })
@@ -104,6 +112,7 @@ export async function startService (opts: ServerOptions): Promise<Service> {
   const service: Service = {
     pid,
     url,
+    logFile: opts.logFile,
     exited,
     memory () {
       try {
