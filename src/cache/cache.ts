@@ -190,23 +190,26 @@ export function createCache (options: CacheOptions) {
     async invalidate (keys: Iterable<string>): Promise<boolean> {
       const list = [...new Set(keys)]
       if (list.length === 0) return true
+      // Redis first, then this process: a load that begins in between reads Redis after the
+      // change left it, and one that began before is marked stale by the local step.
+      let confirmed = true
+      if (redis) {
+        const ns = options.namespace()
+        confirmed = await redis.invalidate(list.map(key => `${ns}${key}`)) === list.length
+        if (!confirmed && unconfirmed.size + list.length > MAX_UNCONFIRMED) {
+          unconfirmed.clear()
+          unconfirmed.add('*')
+        } else if (!confirmed && !unconfirmed.has('*')) {
+          for (const key of list) unconfirmed.add(key)
+        }
+      }
       clock++
       for (const key of list) {
         invalidatedAt.set(key, clock)
         metrics.count(key.slice(0, key.indexOf(':')), 'invalidations')
       }
       hot.invalidate(list)
-      if (!redis) return true
-      const ns = options.namespace()
-      const done = await redis.invalidate(list.map(key => `${ns}${key}`))
-      if (done === list.length) return true
-      if (unconfirmed.size + list.length > MAX_UNCONFIRMED) {
-        unconfirmed.clear()
-        unconfirmed.add('*')
-      } else if (!unconfirmed.has('*')) {
-        for (const key of list) unconfirmed.add(key)
-      }
-      return false
+      return confirmed
     },
 
     /**
@@ -234,15 +237,17 @@ export function createCache (options: CacheOptions) {
 
     /** Drops whole kinds of keys (`article`, `user`…) when a change cannot name its rows. */
     async invalidateKinds (kinds: string[]): Promise<void> {
+      // Redis first, then this process (as in invalidate).
+      if (redis) {
+        const ns = options.namespace()
+        if (!await redis.invalidateKinds(kinds.map(kind => `${ns}${kind}#kind`))) {
+          // Redis is unreachable: every kind is bumped before it is used again.
+          unconfirmed.clear()
+          unconfirmed.add('*')
+        }
+      }
       flushedAt = ++clock
       hot.clear()
-      if (!redis) return
-      const ns = options.namespace()
-      if (!await redis.invalidateKinds(kinds.map(kind => `${ns}${kind}#kind`))) {
-        // Redis is unreachable: every kind is bumped before it is used again.
-        unconfirmed.clear()
-        unconfirmed.add('*')
-      }
     },
 
     /** Empties the hot tier: after a gap in change notifications, anything in it may be stale. */
