@@ -202,6 +202,7 @@ export function createCache (options: CacheOptions) {
         } else if (!confirmed && !unconfirmed.has('*')) {
           for (const key of list) unconfirmed.add(key)
         }
+        if (!confirmed) redis.suspect()
       }
       clock++
       for (const key of list) {
@@ -244,6 +245,7 @@ export function createCache (options: CacheOptions) {
           // Redis is unreachable: every kind is bumped before it is used again.
           unconfirmed.clear()
           unconfirmed.add('*')
+          redis.suspect()
         }
       }
       flushedAt = ++clock

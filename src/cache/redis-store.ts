@@ -122,6 +122,18 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
       await Promise.all(kindKeys.map(key => client.incr(key)))
     },
 
+    /**
+     * An invalidation failed (a timeout, say) while the connection looked fine: Redis may still
+     * hold what it should have dropped, so stop reading it and reconnect; the replay of missed
+     * invalidations runs before it is used again.
+     */
+    suspect (): void {
+      if (!available) return
+      available = false
+      log.warn('redis invalidation failed: not using Redis until missed invalidations are replayed')
+      client.disconnect(true)
+    },
+
     async close (): Promise<void> {
       closing = true
       await client.quit().catch(() => client.disconnect())
