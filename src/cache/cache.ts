@@ -83,7 +83,13 @@ export function createCache (options: CacheOptions) {
       ids.forEach((id, i) => {
         const raw = cached?.values[i]
         if (raw == null) return missing.push(id)
-        const value = revive(JSON.parse(raw) as T)
+        let value: T
+        try {
+          value = revive(JSON.parse(raw) as T)
+        } catch {
+          // An entry that does not parse (written by something else under our prefix) is a miss, not a 500.
+          return missing.push(id)
+        }
         metrics.count(name, 'redisHits')
         options.onRead?.('redis', refsOf(id))
         found.set(id, value)
