@@ -18,6 +18,7 @@ const ConfigSchema = Type.Object({
   CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600, default: 600 }),
   CACHE_HOT_MAX_ENTRIES: Type.Integer({ minimum: 0, maximum: 10000000, default: 20000 }),
   CACHE_HOT_MAX_BYTES: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
+  CACHE_PEER_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 60000, default: 250 }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   JWT_EXPIRES_IN: Type.String({ pattern: '^[1-9][0-9]*(ms|s|m|h|d)?$', default: '7d' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),

@@ -19,6 +19,8 @@ export interface CacheOptions {
   onRead?: (source: Source, refs: readonly string[]) => void
   /** false while change notifications are not being received: reads then go to PostgreSQL. */
   enabled?: () => boolean
+  /** After a write's own invalidation: waits until the other instances have applied it too. */
+  afterWrite?: () => Promise<void>
 }
 
 export interface Definition<T> {
@@ -192,7 +194,16 @@ export function createCache (options: CacheOptions) {
       hot.set(`http:${url}`, body, body.length, [...refs], options.hotTtlMs)
     },
 
-    /** Drops `keys` from both tiers (and from Redis for every instance) before a write is acknowledged. */
+    /**
+     * A write through this instance committed: drops what it changed, then waits until every
+     * other instance has too. Call before acknowledging the write.
+     */
+    async written (keys: Iterable<string>): Promise<void> {
+      await this.invalidate(keys)
+      await options.afterWrite?.()
+    },
+
+    /** Drops `keys` from both tiers (and from Redis for every instance). */
     async invalidate (keys: Iterable<string>): Promise<boolean> {
       const list = [...new Set(keys)]
       if (list.length === 0) return true

@@ -80,13 +80,13 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       findById: id => users.get(String(id)),
       async create (user) {
         const row = await base.users.create(user)
-        await cache.invalidate([keys.username(row.username)])
+        await cache.written([keys.username(row.username)])
         return row
       },
       async update (id, changes) {
         const before = await base.users.findById(id)
         const row = await base.users.update(id, changes)
-        await cache.invalidate([keys.user(id), keys.lists,
+        await cache.written([keys.user(id), keys.lists,
           ...[before?.username, row?.username].flatMap(name => name === undefined ? [] : [keys.username(name)])])
         return row
       }
@@ -100,11 +100,11 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       },
       async follow (followerId, followeeId) {
         await base.profiles.follow(followerId, followeeId)
-        await cache.invalidate([keys.follows(followerId)])
+        await cache.written([keys.follows(followerId)])
       },
       async unfollow (followerId, followeeId) {
         await base.profiles.unfollow(followerId, followeeId)
-        await cache.invalidate([keys.follows(followerId)])
+        await cache.written([keys.follows(followerId)])
       }
     },
 
@@ -133,27 +133,27 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       },
       async create (authorId, article) {
         await base.articles.create(authorId, article)
-        await cache.invalidate([keys.slug(article.slug), keys.tags, keys.lists])
+        await cache.written([keys.slug(article.slug), keys.tags, keys.lists])
       },
       async update (id, changes) {
         const before = await articles.get(String(id))
         await base.articles.update(id, changes)
-        await cache.invalidate([keys.article(id), keys.tags, keys.lists,
+        await cache.written([keys.article(id), keys.tags, keys.lists,
           ...[before?.slug, changes.slug].flatMap(slug => slug === undefined ? [] : [keys.slug(slug)])])
       },
       async remove (id) {
         const before = await articles.get(String(id))
         await base.articles.remove(id)
-        await cache.invalidate([keys.article(id), keys.comments(id), keys.tags, keys.lists,
+        await cache.written([keys.article(id), keys.comments(id), keys.tags, keys.lists,
           ...(before === undefined ? [] : [keys.slug(before.slug)])])
       },
       async favorite (userId, articleId) {
         await base.articles.favorite(userId, articleId)
-        await cache.invalidate([keys.article(articleId), keys.favorites(userId), keys.lists])
+        await cache.written([keys.article(articleId), keys.favorites(userId), keys.lists])
       },
       async unfavorite (userId, articleId) {
         await base.articles.unfavorite(userId, articleId)
-        await cache.invalidate([keys.article(articleId), keys.favorites(userId), keys.lists])
+        await cache.written([keys.article(articleId), keys.favorites(userId), keys.lists])
       }
     },
 
@@ -164,12 +164,12 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       },
       async create (articleId, authorId, body) {
         const row = await base.comments.create(articleId, authorId, body)
-        await cache.invalidate([keys.comments(articleId)])
+        await cache.written([keys.comments(articleId)])
         return row
       },
       async remove (id) {
         const articleId = await base.comments.remove(id)
-        if (articleId !== undefined) await cache.invalidate([keys.comments(articleId)])
+        if (articleId !== undefined) await cache.written([keys.comments(articleId)])
         return articleId
       }
     },

@@ -63,8 +63,10 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
     if (available) log.warn({ err }, 'redis unavailable: serving from PostgreSQL until it is back')
     available = false
   })
-  client.on('end', () => {
-    if (available && !closing) log.warn('redis connection ended')
+  // A connection that closes without an error (a proxy whose Redis is gone accepts, then hangs
+  // up) takes Redis out of use too, until it is ready again.
+  client.on('close', () => {
+    if (available && !closing) log.warn('redis connection closed: serving from PostgreSQL until it is back')
     available = false
   })
 

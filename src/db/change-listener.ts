@@ -16,6 +16,10 @@ export interface ChangeListenerOptions {
    * called once LISTEN is active again, so everything cached before this call must be dropped.
    */
   onReset: (reason: string) => void
+  /** Called each time LISTEN becomes active, on the first connection and on every reconnection. */
+  onListening?: () => void
+  /** Further channels to LISTEN on, with the handler of their payloads (delivered in commit order with the changes). */
+  channels?: Record<string, (payload: string) => void>
   /** Reconnect delays double from `minBackoffMs` up to `maxBackoffMs`, with jitter. Default 100 / 5000. */
   minBackoffMs?: number
   maxBackoffMs?: number
@@ -27,6 +31,8 @@ export interface ChangeListenerOptions {
   heartbeatMs?: number
   /** Default 5000. */
   connectTimeoutMs?: number
+  /** The session's application_name, as pg_stat_activity shows it. Default LISTENER_APPLICATION_NAME. */
+  applicationName?: string
 }
 
 export interface ChangeListener {
@@ -45,6 +51,7 @@ export const LISTENER_APPLICATION_NAME = 'gravity-bff-changes'
 
 export function createChangeListener (options: ChangeListenerOptions): ChangeListener {
   const { connectionString, log, onChange, onReset } = options
+  const channels = options.channels ?? {}
   const minBackoffMs = options.minBackoffMs ?? 100
   const maxBackoffMs = options.maxBackoffMs ?? 5000
   const heartbeatMs = options.heartbeatMs ?? 10_000
@@ -80,7 +87,7 @@ export function createChangeListener (options: ChangeListenerOptions): ChangeLis
   async function connect (): Promise<void> {
     const client = new pg.Client({
       connectionString,
-      application_name: LISTENER_APPLICATION_NAME,
+      application_name: options.applicationName ?? LISTENER_APPLICATION_NAME,
       connectionTimeoutMillis: connectTimeoutMs,
       keepAlive: true
     })
@@ -90,11 +97,13 @@ export function createChangeListener (options: ChangeListenerOptions): ChangeLis
     // Also while `connecting`: a notification can arrive in the same read as LISTEN's reply,
     // before this function resumes.
     client.on('notification', msg => {
-      if ((client === live || client === connecting) && msg.channel === CHANGE_CHANNEL) deliver(msg.payload)
+      if (client !== live && client !== connecting) return
+      if (msg.channel === CHANGE_CHANNEL) deliver(msg.payload)
+      else if (Object.hasOwn(channels, msg.channel)) channels[msg.channel]?.(msg.payload ?? '')
     })
     try {
       await client.connect()
-      await client.query(`LISTEN ${CHANGE_CHANNEL}`)
+      await client.query([CHANGE_CHANNEL, ...Object.keys(channels)].map(channel => `LISTEN ${channel};`).join(' '))
     } catch (err) {
       client.end().catch(() => {})
       throw err
@@ -107,6 +116,7 @@ export function createChangeListener (options: ChangeListenerOptions): ChangeLis
     }
     live = client
     startHeartbeat(client)
+    options.onListening?.()
     if (downSince !== undefined) {
       log.info({ downMs: Date.now() - downSince, attempts: attempts + 1 }, 'change listener reconnected')
       downSince = undefined

@@ -5,18 +5,21 @@ import { createHotTier } from '../cache/hot-tier.js'
 import { invalidationFor } from '../cache/invalidation.js'
 import { ALL_KINDS } from '../cache/keys.js'
 import { createCacheMetrics, type CacheMetrics } from '../cache/metrics.js'
+import { createPeers, PEERS_CHANNEL, type Peers } from '../cache/peers.js'
 import { createRedisStore } from '../cache/redis-store.js'
 import type { ChangeEvent } from '../db/change-events.js'
-import { createChangeListener, type ChangeListener } from '../db/change-listener.js'
+import { createChangeListener, LISTENER_APPLICATION_NAME, type ChangeListener } from '../db/change-listener.js'
 
 // Bump when a cached value's shape changes: old entries are then never read.
 const CACHE_SCHEMA_VERSION = 1
 const HOT_TTL_MS = 60_000
+const JOIN_TIMEOUT_MS = 5000
 
 export interface CacheState {
   cache: Cache
   metrics: CacheMetrics
   listener: ChangeListener
+  peers: Peers
 }
 
 declare module 'fastify' {
@@ -61,10 +64,31 @@ export default fp(async app => {
       upToDate: () => cache.upToDate()
     })
   let flushing: Promise<void> | undefined
+  // Invalidations of received change notifications still running: a barrier of another
+  // instance is confirmed once those received before it are done.
+  const applying = new Set<Promise<void>>()
+  const track = (work: Promise<void>) => {
+    applying.add(work)
+    work.finally(() => applying.delete(work)).catch(() => {})
+  }
+  const peers = createPeers({
+    send: async payload => { await app.pg.query('SELECT pg_notify($1, $2)', [PEERS_CHANNEL, payload]) },
+    applied: async () => { await Promise.allSettled([...applying]) },
+    discover: async () => {
+      const { rows } = await app.pg.query<{ name: string }>(
+        'SELECT application_name AS name FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE $1',
+        [`${LISTENER_APPLICATION_NAME} %`])
+      return rows.map(row => row.name.slice(LISTENER_APPLICATION_NAME.length + 1))
+    },
+    listening: () => listener.ready,
+    timeoutMs: config.CACHE_PEER_TIMEOUT_MS,
+    log
+  })
   const listener: ChangeListener = createChangeListener({
     connectionString: config.DATABASE_LISTEN_URL ?? config.DATABASE_URL,
+    applicationName: `${LISTENER_APPLICATION_NAME} ${peers.id}`,
     log,
-    onChange: event => { apply(event).catch(err => log.error({ err, event }, 'cache invalidation failed')) },
+    onChange: event => { track(apply(event).catch(err => log.error({ err, event }, 'cache invalidation failed'))) },
     // Changes made while nobody was listening may not have reached Redis either.
     // The cache stays bypassed until the flush is done.
     onReset: reason => {
@@ -72,7 +96,10 @@ export default fp(async app => {
       flushing = cache.invalidateKinds(ALL_KINDS)
         .catch(err => log.warn({ err }, 'cache flush after reconnect failed'))
         .then(() => { flushing = undefined })
-    }
+      track(flushing)
+    },
+    onListening: () => peers.listening(),
+    channels: { [PEERS_CHANNEL]: payload => peers.receive(payload) }
   })
   const cache: Cache = createCache({
     namespace: () => `${config.REDIS_PREFIX}:v${CACHE_SCHEMA_VERSION}:`,
@@ -82,7 +109,9 @@ export default fp(async app => {
     log,
     ttlMs: config.CACHE_TTL_SECONDS * 1000,
     hotTtlMs: HOT_TTL_MS,
-    enabled: () => listener.ready && flushing === undefined,
+    enabled: () => listener.ready && flushing === undefined && peers.joined,
+    // A write is acknowledged once every other instance has dropped what it changed.
+    afterWrite: () => peers.settle(),
     onRead: (source, refs) => {
       const state = reads.getStore()
       if (state === undefined) return
@@ -98,10 +127,12 @@ export default fp(async app => {
   }
 
   await listener.start()
+  // Serving from the cache waits for this instance's announcement to come back (see peers.ts).
+  if (listener.ready) await peers.waitJoined(JOIN_TIMEOUT_MS)
   if (redis) redis.start()
   else log.info('REDIS_URL not set: caching in-process only (each instance its own cache)')
 
-  app.decorate('cache', { cache, metrics, listener })
+  app.decorate('cache', { cache, metrics, listener, peers })
   // Reads made while handling a request report to that request's state (see onRead above).
   // An anonymous GET is answered from the hot tier's ready-to-send bytes when it can be: no
   // handler, no I/O, no serialization. Its refs say which data it was built from.
@@ -126,6 +157,7 @@ export default fp(async app => {
     return payload
   })
   app.addHook('onClose', async () => {
+    await peers.close()
     await listener.stop()
     await redis?.close()
   })

@@ -327,7 +327,7 @@ export async function killListener (instance: Instance): Promise<number> {
   const database = new URL(instance.databaseUrl).pathname.slice(1)
   const pid = await until(async () => (await instance.sql<{ pid: number }>(
     'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2',
-    [LISTENER_APPLICATION_NAME, database]))[0]?.pid, 'the listener backend')
+    [`${LISTENER_APPLICATION_NAME} ${cacheOf(instance).peers.id}`, database]))[0]?.pid, 'the listener backend')
   await instance.sql('SELECT pg_terminate_backend($1)', [pid])
   return pid
 }

@@ -68,7 +68,8 @@ for (const [mode, env] of modes) {
     t.pass('reconnected')
     const database = new URL(cached.databaseUrl).pathname.slice(1)
     const [session] = await cached.sql<{ pid: number }>(
-      "SELECT pid FROM pg_stat_activity WHERE application_name = 'gravity-bff-changes' AND datname = $1", [database])
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2',
+      [`gravity-bff-changes ${cacheOf(cached).peers.id}`, database])
     t.not(session?.pid, pid, 'on a new backend')
     await sleep(100) // the flush that follows a reconnect
     t.match((await answers(cached.app, [{ url, viewer: jake }])).get(`${jake.username} GET ${url}`), /Silent change/,
