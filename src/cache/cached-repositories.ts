@@ -1,5 +1,5 @@
 import type { Repositories } from '../plugins/repositories.js'
-import type { ArticleCore, ArticleFilter, ArticleRow } from '../repositories/articles.js'
+import type { ArticleCore, ArticleFilter, ArticleIdFilter, ArticleRow } from '../repositories/articles.js'
 import type { CommentCore, CommentRow } from '../repositories/comments.js'
 import type { UserRow } from '../repositories/users.js'
 import type { Cache } from './cache.js'
@@ -47,19 +47,39 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
     revive: list => list.map(withDates)
   })
   const tags = cache.define<string[]>('tags', { fetch: async () => new Map([['all', await base.tags.list()]]) })
-  // A list page changes with any article, tag, favorite or username: too many keys to name,
-  // so pages stay in-process and every change notification evicts them all.
+  const tagIds = cache.define<number>('tagid', { fetch: base.tags.idsByNames })
+  // List pages are filtered by ids, so a rename does not touch them, and each depends on one key
+  // per filter it uses (see invalidation.ts). In process only: a page's many dependencies cannot
+  // be invalidated in Redis by key.
   const pages = cache.define<{ ids: number[], total: number }>('list', {
     redis: false,
     refs: id => {
-      const followedBy = (JSON.parse(id) as { filter: ArticleFilter }).filter.followedBy
-      return followedBy === undefined ? [keys.lists] : [keys.lists, keys.follows(followedBy)]
+      const { filter } = JSON.parse(id) as { filter: ArticleIdFilter }
+      const refs = [keys.lists]
+      if (filter.tag !== undefined) refs.push(keys.tagLists(filter.tag))
+      if (filter.author !== undefined) refs.push(keys.authorLists(filter.author))
+      if (filter.favorited !== undefined) refs.push(keys.favoritedLists(filter.favorited))
+      if (filter.followedBy !== undefined) refs.push(keys.feedLists, keys.follows(filter.followedBy))
+      return refs.length === 1 ? [...refs, keys.recentLists] : refs
     },
     fetch: async ids => new Map(await Promise.all(ids.map(async id => {
-      const { filter, limit, offset } = JSON.parse(id) as { filter: ArticleFilter, limit: number, offset: number }
-      return [id, await base.articles.listPage(filter, limit, offset)] as const
+      const { filter, limit, offset } = JSON.parse(id) as { filter: ArticleIdFilter, limit: number, offset: number }
+      return [id, await base.articles.listPageByIds(filter, limit, offset)] as const
     })))
   })
+
+  /** The filter with its names resolved to ids; undefined when a name matches nothing. */
+  async function resolve (filter: ArticleFilter): Promise<ArticleIdFilter | undefined> {
+    const [tag, author, favorited] = await Promise.all([
+      filter.tag === undefined ? undefined : tagIds.get(filter.tag),
+      filter.author === undefined ? undefined : usernames.get(filter.author),
+      filter.favorited === undefined ? undefined : usernames.get(filter.favorited)
+    ])
+    if ((filter.tag !== undefined && tag === undefined) || (filter.author !== undefined && author === undefined) ||
+      (filter.favorited !== undefined && favorited === undefined)) return undefined
+    // Members in a fixed order, so equal filters make equal keys.
+    return { tag, author, favorited, followedBy: filter.followedBy }
+  }
 
   async function withAuthors<T extends { authorId: number }> (rows: T[]): Promise<Array<T & { username: string, bio: string, image: string }>> {
     const authors = await users.many(rows.map(row => String(row.authorId)))
@@ -86,7 +106,7 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       async update (id, changes) {
         const before = await base.users.findById(id)
         const row = await base.users.update(id, changes)
-        await cache.written([keys.user(id), keys.lists,
+        await cache.written([keys.user(id),
           ...[before?.username, row?.username].flatMap(name => name === undefined ? [] : [keys.username(name)])])
         return row
       }
@@ -122,8 +142,11 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
 
     articles: {
       ...base.articles,
-      listPage: async (filter, limit, offset) =>
-        (await pages.get(JSON.stringify({ filter, limit, offset }))) ?? { ids: [], total: 0 },
+      async listPage (filter, limit, offset) {
+        const resolved = await resolve(filter)
+        if (resolved === undefined) return { ids: [], total: 0 }
+        return (await pages.get(JSON.stringify({ filter: resolved, limit, offset }))) ?? { ids: [], total: 0 }
+      },
       findListItems: async ids => withAuthors(defined(await articles.many(ids.map(String)))),
       async findBySlug (slug) {
         const id = await slugs.get(slug)
@@ -132,13 +155,15 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
         return row?.slug === slug ? row : undefined
       },
       async create (authorId, article) {
-        await base.articles.create(authorId, article)
-        await cache.written([keys.slug(article.slug), keys.tags, keys.lists])
+        const created = await base.articles.create(authorId, article)
+        await cache.written([keys.slug(article.slug), keys.tags, ...article.tagList.map(keys.tagId),
+          keys.recentLists, keys.feedLists, keys.authorLists(authorId), ...created.tagIds.map(keys.tagLists)])
+        return created
       },
       async update (id, changes) {
         const before = await articles.get(String(id))
         await base.articles.update(id, changes)
-        await cache.written([keys.article(id), keys.tags, keys.lists,
+        await cache.written([keys.article(id), keys.tags, keys.lists, ...(changes.tagList ?? []).map(keys.tagId),
           ...[before?.slug, changes.slug].flatMap(slug => slug === undefined ? [] : [keys.slug(slug)])])
       },
       async remove (id) {
@@ -149,11 +174,11 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       },
       async favorite (userId, articleId) {
         await base.articles.favorite(userId, articleId)
-        await cache.written([keys.article(articleId), keys.favorites(userId), keys.lists])
+        await cache.written([keys.article(articleId), keys.favorites(userId), keys.favoritedLists(userId)])
       },
       async unfavorite (userId, articleId) {
         await base.articles.unfavorite(userId, articleId)
-        await cache.written([keys.article(articleId), keys.favorites(userId), keys.lists])
+        await cache.written([keys.article(articleId), keys.favorites(userId), keys.favoritedLists(userId)])
       }
     },
 

@@ -11,6 +11,11 @@ export function tagsRepository (pg: Pool) {
          WHERE c.uses > 0 ORDER BY c.uses DESC, t.name`
       )
       return rows.map(row => row.name)
+    },
+
+    async idsByNames (names: string[]): Promise<Map<string, number>> {
+      const { rows } = await pg.query<{ id: number, name: string }>('SELECT id, name FROM tags WHERE name = ANY($1::text[])', [names])
+      return new Map(rows.map(row => [row.name, row.id]))
     }
   }
 }

@@ -66,6 +66,8 @@ t.test('plain SQL on each table', async t => {
   await sqlChange('articles UPDATE: slug', async () => sql("UPDATE articles SET slug = 'moved-by-sql' WHERE slug = $1", [a1]))
   await sqlChange('articles UPDATE: author', async () => sql(
     'UPDATE articles SET author_id = $1 WHERE slug = $2', [await user(bob), a2]))
+  await sqlChange('articles UPDATE: created_at (moves it in every list)', async () => sql(
+    "UPDATE articles SET created_at = now() + interval '1 day' WHERE slug = $1", [a3]))
   await sqlChange('articles DELETE', () => sql('DELETE FROM articles WHERE slug = $1', [a4]))
 
   // tags and article_tags
