@@ -115,6 +115,8 @@ export interface RunResults {
   coherence?: CoherenceResult[]
   targets?: TargetResult[]
   breaches: string[]
+  /** scenarios measured a second time after a timing breach, with their first figures */
+  remeasured?: string[]
 }
 
 export function failures (r: LoadResult): number {

@@ -12,7 +12,7 @@ import { runLoad } from './load.js'
 import { dataSources, logSize } from './logstats.js'
 import { checkRedis, countPrefix, DEFAULT_REDIS_URL, deletePrefix } from './redis.js'
 import { cacheComparison, coherenceTable, compareResults, htmlReport, readResults, resultsTable, targetsTable } from './report.js'
-import type { CacheMode, CoherenceResult, RunResults, ScenarioResult } from './results.js'
+import { label, type CacheMode, type CoherenceResult, type RunResults, type ScenarioResult } from './results.js'
 import { buildScenarios, tokenSource, type Scenario } from './scenarios.js'
 import { prime } from './prime.js'
 import { seedDatabase } from './seeder.js'
@@ -337,9 +337,23 @@ async function main (): Promise<number> {
       results.push(await measure(scenario, services.get(mode) as Service, mode))
     }
   }
-  for (const mode of modes) {
-    const baseline = results.find(r => r.name === 'baseline' && r.cache === mode)
-    for (const r of results) if (r.cache === mode && baseline !== undefined && baseline.rps > 0) r.ratio = r.rps / baseline.rps
+  setRatios(results)
+  // A figure of timing alone (p95, p99, ratio) that breaches on a shared machine may be a noisy
+  // moment: those scenarios are measured once more, with baseline for their ratio, and the
+  // second figures stand. Correctness (errors, non-2xx, wrong bodies) is never measured again.
+  const remeasured: string[] = []
+  const timingOnly = (line: string) => /: (p95|p99|req\/s ratio)/.test(line)
+  const firstBreaches = enforceBudget ? checkBudget(results, budget) : []
+  if (firstBreaches.length > 0 && firstBreaches.every(timingOnly)) {
+    const again = results.filter(r => r.name === 'baseline' || firstBreaches.some(line => line.startsWith(`${label(r)}:`)))
+    console.log(`timing over budget, measuring once more to rule out a noisy moment: ${firstBreaches.join('; ')}`)
+    for (const r of again) {
+      const mode = r.cache as CacheMode
+      const scenario = perMode.get(mode)?.find(s => s.name === r.name) as Scenario
+      results[results.indexOf(r)] = await measure(scenario, services.get(mode) as Service, mode)
+      remeasured.push(`${label(r)}: first p95 ${r.latency.p95.toFixed(1)} ms, ${Math.round(r.rps)} req/s`)
+    }
+    setRatios(results)
   }
   for (const r of results) {
     const off = results.find(x => x.name === r.name && x.cache === 'off')
@@ -397,7 +411,8 @@ async function main (): Promise<number> {
     scenarios: results,
     coherence: coherenceResults,
     targets,
-    breaches
+    breaches,
+    remeasured
   }
   const jsonFile = join(resultsDir, `${stamp}.json`)
   const htmlFile = join(resultsDir, `${stamp}.html`)
@@ -416,6 +431,7 @@ async function main (): Promise<number> {
   console.log(`results: ${jsonFile}\nchart:   ${htmlFile}`)
   if (values.keep) console.log(`kept database: ${dbUrl}`)
 
+  if (remeasured.length > 0) console.log(`measured twice (the second figures are in the table): ${remeasured.join('; ')}`)
   if (breaches.length === 0) {
     console.log('within budget')
     return 0
@@ -423,6 +439,14 @@ async function main (): Promise<number> {
   console.log(`${enforceBudget ? 'OVER BUDGET' : 'over budget (not enforced without --ci or --budget)'}:`)
   for (const line of breaches) console.log(`  ${line}`)
   return enforceBudget ? 1 : 0
+}
+
+/** req/s as a share of the same cache mode's baseline. */
+function setRatios (results: ScenarioResult[]): void {
+  for (const mode of modes) {
+    const baseline = results.find(r => r.name === 'baseline' && r.cache === mode)
+    for (const r of results) if (r.cache === mode && baseline !== undefined && baseline.rps > 0) r.ratio = r.rps / baseline.rps
+  }
 }
 
 function limitsP95 (): number | undefined {
