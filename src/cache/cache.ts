@@ -166,12 +166,19 @@ export function createCache (options: CacheOptions) {
       get: async (id: string): Promise<T | undefined> => (await many([id]))[0],
       key: keyOf,
       /**
-       * Stores a value another query happened to load (hot tier only), unless it was invalidated
-       * after `since`, the clock read before that query began.
+       * Stores a value another query happened to load, unless it was invalidated after `since`,
+       * the clock read before that query began. In Redis too: every instance applies every change
+       * notification to Redis, this one included, so a change it has not applied yet removes the
+       * value after this store (same connection, in order).
        */
       prime (id: string, value: T, since: number): void {
         if (options.enabled?.() === false || isStale(id, since)) return
-        hot.set(keyOf(id), value, JSON.stringify(value).length, refsOf(id), options.hotTtlMs)
+        const raw = JSON.stringify(value)
+        hot.set(keyOf(id), value, raw.length, refsOf(id), options.hotTtlMs)
+        if (shared?.available === true) {
+          const ns = options.namespace()
+          shared.put(`${ns}${keyOf(id)}`, `${ns}${name}#kind`, raw, jitter(ttlMs)).catch(() => {})
+        }
       }
     }
   }

@@ -13,13 +13,20 @@ interface Entry {
   bytes: number
   refs: readonly string[]
   expiresAt: number
+  /** `stored` when it was last moved to the back */
+  movedAt: number
 }
 
 export function createHotTier ({ maxEntries, maxBytes }: HotTierOptions) {
   // Map iteration order is insertion order: re-inserting on a hit keeps the LRU at the front.
+  // Re-inserting on every hit made the hottest entries churn the Map (deleted slots pile up at
+  // its front, and each eviction scan walks them): a hit moves an entry only once others stored
+  // since its last move could push it out soon, a quarter of the capacity.
   const entries = new Map<string, Entry>()
   const byRef = new Map<string, Set<string>>()
+  const moveAfter = Math.max(1, Math.floor(maxEntries / 4))
   let bytes = 0
+  let stored = 0 // entries set so far
 
   function remove (key: string): void {
     const entry = entries.get(key)
@@ -41,15 +48,18 @@ export function createHotTier ({ maxEntries, maxBytes }: HotTierOptions) {
         remove(key)
         return undefined
       }
-      entries.delete(key)
-      entries.set(key, entry)
+      if (stored - entry.movedAt >= moveAfter) {
+        entry.movedAt = stored
+        entries.delete(key)
+        entries.set(key, entry)
+      }
       return entry.value
     },
 
     set (key: string, value: unknown, size: number, refs: readonly string[], ttlMs: number): void {
       if (size > maxBytes) return
       remove(key)
-      entries.set(key, { value, bytes: size, refs, expiresAt: Date.now() + ttlMs })
+      entries.set(key, { value, bytes: size, refs, expiresAt: Date.now() + ttlMs, movedAt: ++stored })
       bytes += size
       for (const ref of refs) {
         let keys = byRef.get(ref)

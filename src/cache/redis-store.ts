@@ -20,6 +20,10 @@ if gen == ARGV[1] and kindGen == ARGV[2] then
   redis.call('SET', KEYS[1], kindGen .. '|' .. ARGV[3], 'PX', ARGV[4]) return 1
 end
 return 0`
+// A value loaded by another query (see cache.prime), stored under the kind's generation unless
+// an entry is there already.
+const PUT = `local kindGen = redis.call('GET', KEYS[2]) or '0'
+return redis.call('SET', KEYS[1], kindGen .. '|' .. ARGV[1], 'PX', ARGV[2], 'NX') and 1 or 0`
 // Bump every generation, then drop the values: a reader in flight can no longer fill.
 const INVALIDATE = `for i = 1, #KEYS / 2 do
   redis.call('INCR', KEYS[i * 2])
@@ -109,6 +113,14 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
 
     fill: (key: string, kindKey: string, generation: string | null, kindGeneration: string, value: string, ttlMs: number) =>
       attempt(() => client.eval(FILL, 3, key, `${key}#gen`, kindKey, generation ?? '', kindGeneration, value, ttlMs), 0),
+
+    /**
+     * Stores a value without a generation check: only for a value the caller knows no processed
+     * invalidation has touched since its query began. One that arrives later is applied by this
+     * same client after this command, so it still removes the value.
+     */
+    put: (key: string, kindKey: string, value: string, ttlMs: number) =>
+      attempt(() => client.eval(PUT, 2, key, kindKey, value, ttlMs), 0),
 
     /** Makes every entry of these kinds unreadable at once (O(1): they then expire unseen). */
     invalidateKinds: (kindKeys: string[]) => attempt(async () => {
