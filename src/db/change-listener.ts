@@ -45,6 +45,8 @@ export interface ChangeListener {
   stop: () => Promise<void>
   /** LISTEN is active: changes are being received. While false, cached data may be stale. */
   readonly ready: boolean
+  /** Sends a notification from this session (not the pool, so it never waits for a connection); fails while not ready. */
+  notify: (channel: string, payload: string) => Promise<void>
 }
 
 export const LISTENER_APPLICATION_NAME = 'gravity-bff-changes'
@@ -210,6 +212,11 @@ export function createChangeListener (options: ChangeListenerOptions): ChangeLis
 
     get ready () {
       return live !== undefined
+    },
+
+    async notify (channel, payload) {
+      if (live === undefined) throw new Error('the change listener is not connected')
+      await live.query('SELECT pg_notify($1, $2)', [channel, payload])
     }
   }
 }

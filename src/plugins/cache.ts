@@ -72,7 +72,7 @@ export default fp(async app => {
     work.finally(() => applying.delete(work)).catch(() => {})
   }
   const peers = createPeers({
-    send: async payload => { await app.pg.query('SELECT pg_notify($1, $2)', [PEERS_CHANNEL, payload]) },
+    send: payload => listener.notify(PEERS_CHANNEL, payload),
     applied: async () => { await Promise.allSettled([...applying]) },
     discover: async () => {
       const { rows } = await app.pg.query<{ name: string }>(
