@@ -50,22 +50,29 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
   const tagIds = cache.define<number>('tagid', { fetch: base.tags.idsByNames })
   // List pages are filtered by ids, so a rename does not touch them, and each depends on one key
   // per filter it uses (see invalidation.ts). In process only: a page's many dependencies cannot
-  // be invalidated in Redis by key.
-  const pages = cache.define<{ ids: number[], total: number }>('list', {
+  // be invalidated in Redis by key. A page's ids and its filter's count are kept apart: a change
+  // evicts every page of a filter, and its pages then share one count instead of each counting.
+  const listRefs = (filter: ArticleIdFilter): string[] => {
+    const refs = [keys.lists]
+    if (filter.tag !== undefined) refs.push(keys.tagLists(filter.tag))
+    if (filter.author !== undefined) refs.push(keys.authorLists(filter.author))
+    if (filter.favorited !== undefined) refs.push(keys.favoritedLists(filter.favorited))
+    if (filter.followedBy !== undefined) refs.push(keys.feedLists, keys.follows(filter.followedBy))
+    return refs.length === 1 ? [...refs, keys.recentLists] : refs
+  }
+  const pages = cache.define<number[]>('list', {
     redis: false,
-    refs: id => {
-      const { filter } = JSON.parse(id) as { filter: ArticleIdFilter }
-      const refs = [keys.lists]
-      if (filter.tag !== undefined) refs.push(keys.tagLists(filter.tag))
-      if (filter.author !== undefined) refs.push(keys.authorLists(filter.author))
-      if (filter.favorited !== undefined) refs.push(keys.favoritedLists(filter.favorited))
-      if (filter.followedBy !== undefined) refs.push(keys.feedLists, keys.follows(filter.followedBy))
-      return refs.length === 1 ? [...refs, keys.recentLists] : refs
-    },
+    refs: id => listRefs((JSON.parse(id) as { filter: ArticleIdFilter }).filter),
     fetch: async ids => new Map(await Promise.all(ids.map(async id => {
       const { filter, limit, offset } = JSON.parse(id) as { filter: ArticleIdFilter, limit: number, offset: number }
-      return [id, await base.articles.listPageByIds(filter, limit, offset)] as const
+      return [id, await base.articles.pageIds(filter, limit, offset)] as const
     })))
+  })
+  const counts = cache.define<number>('count', {
+    redis: false,
+    refs: id => listRefs(JSON.parse(id) as ArticleIdFilter),
+    fetch: async ids => new Map(await Promise.all(ids.map(async id =>
+      [id, await base.articles.count(JSON.parse(id) as ArticleIdFilter)] as const)))
   })
 
   /** The filter with its names resolved to ids; undefined when a name matches nothing. */
@@ -145,7 +152,11 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       async listPage (filter, limit, offset) {
         const resolved = await resolve(filter)
         if (resolved === undefined) return { ids: [], total: 0 }
-        return (await pages.get(JSON.stringify({ filter: resolved, limit, offset }))) ?? { ids: [], total: 0 }
+        const [ids, total] = await Promise.all([
+          pages.get(JSON.stringify({ filter: resolved, limit, offset })),
+          counts.get(JSON.stringify(resolved))
+        ])
+        return { ids: ids ?? [], total: total ?? 0 }
       },
       findListItems: async ids => withAuthors(defined(await articles.many(ids.map(String)))),
       async findBySlug (slug) {

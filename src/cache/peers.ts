@@ -183,8 +183,11 @@ export function createPeers (options: PeersOptions) {
       const confirmed = new Promise<void>(resolve => { barrier.done = () => { settled = true; resolve() } })
       barriers.set(id, barrier)
       try {
-        await post({ barrier: id })
-        await Promise.race([confirmed, new Promise(resolve => { timer = setTimeout(resolve, options.timeoutMs) })])
+        // The deadline covers sending too: a slow LISTEN session must not hold the write longer.
+        const deadline = new Promise(resolve => { timer = setTimeout(resolve, options.timeoutMs) })
+        const sent = post({ barrier: id }).then(() => confirmed)
+        sent.catch(() => {}) // a failure after the deadline has nobody left to tell
+        await Promise.race([sent, deadline])
       } catch (err) {
         log.warn({ err }, 'could not ask the other instances to confirm a write')
       } finally {

@@ -64,12 +64,12 @@ const BY_NAME: Record<keyof ArticleFilter, (param: string) => string> = {
   followedBy: param => param
 }
 
-/** The WHERE clause of the filters in use, numbered from $3 ($1 and $2 are limit and offset). */
-function where (filter: ArticleFilter | ArticleIdFilter, byName: boolean): { sql: string, values: unknown[] } {
+/** The WHERE clause of the filters in use, its parameters numbered from `first` (default $3, after limit and offset). */
+function where (filter: ArticleFilter | ArticleIdFilter, byName: boolean, first = 3): { sql: string, values: unknown[] } {
   const used = (Object.keys(CONDITIONS) as Array<keyof ArticleFilter>).filter(name => filter[name] !== undefined)
   if (used.length === 0) return { sql: 'TRUE', values: [] }
   return {
-    sql: used.map((name, i) => CONDITIONS[name](byName ? BY_NAME[name](`$${i + 3}`) : `$${i + 3}`)).join(' AND '),
+    sql: used.map((name, i) => CONDITIONS[name](byName ? BY_NAME[name](`$${i + first}`) : `$${i + first}`)).join(' AND '),
     values: used.map(name => filter[name])
   }
 }
@@ -116,8 +116,23 @@ export function articlesRepository (pg: Pool) {
     /** One page of a list: its ids, newest first, and how many match in all. */
     listPage: (filter: ArticleFilter, limit: number, offset: number) => page(where(filter, true), limit, offset),
 
-    /** listPage, with the filter's names already resolved to ids. */
-    listPageByIds: (filter: ArticleIdFilter, limit: number, offset: number) => page(where(filter, false), limit, offset),
+    /** The ids of one page (filter names resolved to ids), newest first: listPage without the count. */
+    async pageIds (filter: ArticleIdFilter, limit: number, offset: number): Promise<number[]> {
+      const conditions = where(filter, false)
+      const { rows } = await pg.query<{ id: number }>(
+        `SELECT a.id FROM articles a WHERE ${conditions.sql} ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2`,
+        [limit, offset, ...conditions.values]
+      )
+      return rows.map(row => row.id)
+    },
+
+    /** How many articles match (filter names resolved to ids). */
+    async count (filter: ArticleIdFilter): Promise<number> {
+      const conditions = where(filter, false, 1)
+      const { rows } = await pg.query<{ total: number }>(
+        `SELECT count(*)::int AS total FROM articles a WHERE ${conditions.sql}`, conditions.values)
+      return rows[0]?.total ?? 0
+    },
 
     /** List items (no body), in the order of `ids`. */
     async findListItems (ids: number[]): Promise<ArticleRow[]> {
