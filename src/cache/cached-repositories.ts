@@ -8,6 +8,8 @@ import { keys } from './keys.js'
 const byString = <K, V>(map: Map<K, V>) => new Map([...map].map(([k, v]) => [String(k), v]))
 const withDates = <T extends { createdAt: Date | string, updatedAt: Date | string }>(row: T): T =>
   ({ ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt) })
+/** How many of a list's first ids are cached as one entry (five pages of 20). */
+const HEAD = 100
 const defined = <T>(values: Array<T | undefined>): T[] => values.filter((v): v is T => v !== undefined)
 
 /**
@@ -67,6 +69,14 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       const { filter, limit, offset } = JSON.parse(id) as { filter: ArticleIdFilter, limit: number, offset: number }
       return [id, await base.articles.pageIds(filter, limit, offset)] as const
     })))
+  })
+  // The first HEAD ids of each filter are one entry: after a change evicts a filter's pages, its
+  // first pages (nearly all reads) are refilled by one query instead of one per limit and offset.
+  const heads = cache.define<number[]>('head', {
+    redis: false,
+    refs: id => listRefs(JSON.parse(id) as ArticleIdFilter),
+    fetch: async ids => new Map(await Promise.all(ids.map(async id =>
+      [id, await base.articles.pageIds(JSON.parse(id) as ArticleIdFilter, HEAD, 0)] as const)))
   })
   const counts = cache.define<number>('count', {
     redis: false,
@@ -152,9 +162,12 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       async listPage (filter, limit, offset) {
         const resolved = await resolve(filter)
         if (resolved === undefined) return { ids: [], total: 0 }
+        const key = JSON.stringify(resolved)
         const [ids, total] = await Promise.all([
-          pages.get(JSON.stringify({ filter: resolved, limit, offset })),
-          counts.get(JSON.stringify(resolved))
+          offset + limit <= HEAD
+            ? heads.get(key).then(head => head?.slice(offset, offset + limit))
+            : pages.get(JSON.stringify({ filter: resolved, limit, offset })),
+          counts.get(key)
         ])
         return { ids: ids ?? [], total: total ?? 0 }
       },
