@@ -56,6 +56,11 @@ export function createCache (options: CacheOptions) {
   const unconfirmed = new Set<string>()
   const MAX_UNCONFIRMED = 100000
 
+  function mark (keys: string[]): void {
+    clock++
+    for (const key of keys) invalidatedAt.set(key, clock)
+  }
+
   function stale (key: string, since: number): boolean {
     return flushedAt > since || (invalidatedAt.get(key) ?? 0) > since
   }
@@ -214,8 +219,11 @@ export function createCache (options: CacheOptions) {
     async invalidate (keys: Iterable<string>): Promise<boolean> {
       const list = [...new Set(keys)]
       if (list.length === 0) return true
-      // Redis first, then this process: a load that begins in between reads Redis after the
-      // change left it, and one that began before is marked stale by the local step.
+      // Marked stale here before Redis is told, and again after. Before: a value loaded earlier
+      // must not be stored (a prime is stored in Redis without a generation check) once the
+      // Redis invalidation is on its way. After: a load that began in between may have read the
+      // old Redis value. Then this process's tier.
+      mark(list)
       let confirmed = true
       if (redis) {
         const ns = options.namespace()
@@ -228,11 +236,8 @@ export function createCache (options: CacheOptions) {
         }
         if (!confirmed) redis.suspect()
       }
-      clock++
-      for (const key of list) {
-        invalidatedAt.set(key, clock)
-        metrics.count(key.slice(0, key.indexOf(':')), 'invalidations')
-      }
+      mark(list)
+      for (const key of list) metrics.count(key.slice(0, key.indexOf(':')), 'invalidations')
       hot.invalidate(list)
       return confirmed
     },
@@ -262,7 +267,8 @@ export function createCache (options: CacheOptions) {
 
     /** Drops whole kinds of keys (`article`, `user`…) when a change cannot name its rows. */
     async invalidateKinds (kinds: string[]): Promise<void> {
-      // Redis first, then this process (as in invalidate).
+      // Marked before and after Redis, then this process (as in invalidate).
+      flushedAt = ++clock
       if (redis) {
         const ns = options.namespace()
         if (!await redis.invalidateKinds(kinds.map(kind => `${ns}${kind}#kind`))) {
