@@ -73,13 +73,40 @@ export function createCache (options: CacheOptions) {
     if (inflight.get(key)?.load === load) inflight.delete(key)
   }
 
+  /** Drops `keys` from both tiers (and from Redis for every instance). */
+  async function invalidate (keys: Iterable<string>): Promise<boolean> {
+    const list = [...new Set(keys)]
+    if (list.length === 0) return true
+    // Marked stale here before Redis is told, and again after. Before: a value loaded earlier
+    // must not be stored (a prime is stored in Redis without a generation check) once the
+    // Redis invalidation is on its way. After: a load that began in between may have read the
+    // old Redis value. Then this process's tier.
+    mark(list)
+    let confirmed = true
+    if (redis) {
+      const ns = options.namespace()
+      confirmed = await redis.invalidate(list.map(key => `${ns}${key}`)) === list.length
+      if (!confirmed && unconfirmed.size + list.length > MAX_UNCONFIRMED) {
+        unconfirmed.clear()
+        unconfirmed.add('*')
+      } else if (!confirmed && !unconfirmed.has('*')) {
+        for (const key of list) unconfirmed.add(key)
+      }
+      if (!confirmed) redis.suspect()
+    }
+    mark(list)
+    for (const key of list) metrics.count(key.slice(0, key.indexOf(':')), 'invalidations')
+    hot.invalidate(list)
+    return confirmed
+  }
+
   function define<T> (name: string, definition: Definition<T>) {
     const ttlMs = definition.ttlMs ?? options.ttlMs
     const revive = definition.revive ?? (value => value)
     const keyOf = (id: string) => `${name}:${id}`
     const refsOf = (id: string) => [keyOf(id), ...(definition.refs?.(id) ?? [])]
     const shared = definition.redis === false ? undefined : redis
-    const isStale = (id: string, since: number) => refsOf(id).some(ref => stale(ref, since))
+    const isStale = (refs: readonly string[], since: number) => refs.some(ref => stale(ref, since))
 
     async function load (ids: string[], since: number): Promise<Map<string, T>> {
       const ns = options.namespace()
@@ -97,23 +124,25 @@ export function createCache (options: CacheOptions) {
           // An entry that does not parse (written by something else under our prefix) is a miss, not a 500.
           return missing.push(id)
         }
+        const refs = refsOf(id)
         metrics.count(name, 'redisHits')
-        options.onRead?.('redis', refsOf(id))
+        options.onRead?.('redis', refs)
         found.set(id, value)
-        if (!isStale(id, since)) hot.set(keyOf(id), value, raw.length, refsOf(id), options.hotTtlMs)
+        if (!isStale(refs, since)) hot.set(keyOf(id), value, raw.length, refs, options.hotTtlMs)
       })
       if (cached === undefined && shared?.available) metrics.count(name, 'redisErrors')
       if (missing.length === 0) return found
       metrics.count(name, 'misses', missing.length)
       const fetched = await definition.fetch(missing)
       for (const id of missing) {
-        options.onRead?.('postgres', refsOf(id))
+        const refs = refsOf(id)
+        options.onRead?.('postgres', refs)
         const value = fetched.get(id)
         if (value === undefined) continue
         found.set(id, value)
-        if (isStale(id, since)) continue
+        if (isStale(refs, since)) continue
         const raw = JSON.stringify(value)
-        hot.set(keyOf(id), value, raw.length, refsOf(id), options.hotTtlMs)
+        hot.set(keyOf(id), value, raw.length, refs, options.hotTtlMs)
         if (shared && cached) {
           const generation = cached.generations[ids.indexOf(id)] ?? null
           shared.fill(`${ns}${keyOf(id)}`, kindKey, generation, cached.kindGeneration, raw, jitter(ttlMs)).catch(() => {})
@@ -133,17 +162,19 @@ export function createCache (options: CacheOptions) {
       const waits: Array<Promise<void>> = []
       const toLoad: string[] = []
       for (const id of new Set(ids)) {
-        const value = hot.get(keyOf(id)) as T | undefined
-        if (value !== undefined) {
+        // A hit reports the references stored with the entry: no refs computed per hit.
+        const entry = hot.lookup(keyOf(id))
+        if (entry !== undefined) {
           metrics.count(name, 'hotHits')
-          options.onRead?.('hot', refsOf(id))
-          result.set(id, value)
+          options.onRead?.('hot', entry.refs)
+          result.set(id, entry.value as T)
           continue
         }
         const pending = inflight.get(keyOf(id)) as { load: Promise<T | undefined>, since: number } | undefined
-        if (pending !== undefined && !isStale(id, pending.since)) {
+        const refs = pending === undefined ? [] : refsOf(id)
+        if (pending !== undefined && !isStale(refs, pending.since)) {
           metrics.count(name, 'coalesced')
-          options.onRead?.('postgres', refsOf(id))
+          options.onRead?.('postgres', refs)
           waits.push(pending.load.then(value => { result.set(id, value) }))
           continue
         }
@@ -169,7 +200,6 @@ export function createCache (options: CacheOptions) {
     return {
       many,
       get: async (id: string): Promise<T | undefined> => (await many([id]))[0],
-      key: keyOf,
       /**
        * Stores a value another query happened to load, unless it was invalidated after `since`,
        * the clock read before that query began. In Redis too: every instance applies every change
@@ -177,9 +207,10 @@ export function createCache (options: CacheOptions) {
        * value after this store (same connection, in order).
        */
       prime (id: string, value: T, since: number): void {
-        if (options.enabled?.() === false || isStale(id, since)) return
+        const refs = refsOf(id)
+        if (options.enabled?.() === false || isStale(refs, since)) return
         const raw = JSON.stringify(value)
-        hot.set(keyOf(id), value, raw.length, refsOf(id), options.hotTtlMs)
+        hot.set(keyOf(id), value, raw.length, refs, options.hotTtlMs)
         if (shared?.available === true) {
           const ns = options.namespace()
           shared.put(`${ns}${keyOf(id)}`, `${ns}${name}#kind`, raw, jitter(ttlMs)).catch(() => {})
@@ -211,36 +242,11 @@ export function createCache (options: CacheOptions) {
      * other instance has too. Call before acknowledging the write.
      */
     async written (keys: Iterable<string>): Promise<void> {
-      await this.invalidate(keys)
+      await invalidate(keys)
       await options.afterWrite?.()
     },
 
-    /** Drops `keys` from both tiers (and from Redis for every instance). */
-    async invalidate (keys: Iterable<string>): Promise<boolean> {
-      const list = [...new Set(keys)]
-      if (list.length === 0) return true
-      // Marked stale here before Redis is told, and again after. Before: a value loaded earlier
-      // must not be stored (a prime is stored in Redis without a generation check) once the
-      // Redis invalidation is on its way. After: a load that began in between may have read the
-      // old Redis value. Then this process's tier.
-      mark(list)
-      let confirmed = true
-      if (redis) {
-        const ns = options.namespace()
-        confirmed = await redis.invalidate(list.map(key => `${ns}${key}`)) === list.length
-        if (!confirmed && unconfirmed.size + list.length > MAX_UNCONFIRMED) {
-          unconfirmed.clear()
-          unconfirmed.add('*')
-        } else if (!confirmed && !unconfirmed.has('*')) {
-          for (const key of list) unconfirmed.add(key)
-        }
-        if (!confirmed) redis.suspect()
-      }
-      mark(list)
-      for (const key of list) metrics.count(key.slice(0, key.indexOf(':')), 'invalidations')
-      hot.invalidate(list)
-      return confirmed
-    },
+    invalidate,
 
     /**
      * Before Redis serves again after a failure: repeat the invalidations it may have missed,

@@ -62,28 +62,23 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
     if (filter.followedBy !== undefined) refs.push(keys.feedLists, keys.follows(filter.followedBy))
     return refs.length === 1 ? [...refs, keys.recentLists] : refs
   }
-  const pages = cache.define<number[]>('list', {
-    redis: false,
-    refs: id => listRefs((JSON.parse(id) as { filter: ArticleIdFilter }).filter),
-    fetch: async ids => new Map(await Promise.all(ids.map(async id => {
-      const { filter, limit, offset } = JSON.parse(id) as { filter: ArticleIdFilter, limit: number, offset: number }
-      return [id, await base.articles.pageIds(filter, limit, offset)] as const
-    })))
+  // In process only, keyed by JSON: `filterOf` reads the filter back out of a key.
+  const listCache = <T>(name: string, filterOf: (id: string) => ArticleIdFilter, load: (id: string) => Promise<T>) =>
+    cache.define<T>(name, {
+      redis: false,
+      refs: id => listRefs(filterOf(id)),
+      fetch: async ids => new Map(await Promise.all(ids.map(async id => [id, await load(id)] as const)))
+    })
+  type PageKey = { filter: ArticleIdFilter, limit: number, offset: number }
+  const pages = listCache('list', id => (JSON.parse(id) as PageKey).filter, async id => {
+    const { filter, limit, offset } = JSON.parse(id) as PageKey
+    return await base.articles.pageIds(filter, limit, offset)
   })
   // The first HEAD ids of each filter are one entry: after a change evicts a filter's pages, its
   // first pages (nearly all reads) are refilled by one query instead of one per limit and offset.
-  const heads = cache.define<number[]>('head', {
-    redis: false,
-    refs: id => listRefs(JSON.parse(id) as ArticleIdFilter),
-    fetch: async ids => new Map(await Promise.all(ids.map(async id =>
-      [id, await base.articles.pageIds(JSON.parse(id) as ArticleIdFilter, HEAD, 0)] as const)))
-  })
-  const counts = cache.define<number>('count', {
-    redis: false,
-    refs: id => listRefs(JSON.parse(id) as ArticleIdFilter),
-    fetch: async ids => new Map(await Promise.all(ids.map(async id =>
-      [id, await base.articles.count(JSON.parse(id) as ArticleIdFilter)] as const)))
-  })
+  const filterKey = (id: string) => JSON.parse(id) as ArticleIdFilter
+  const heads = listCache('head', filterKey, id => base.articles.pageIds(filterKey(id), HEAD, 0))
+  const counts = listCache('count', filterKey, id => base.articles.count(filterKey(id)))
 
   /** The filter with its names resolved to ids; undefined when a name matches nothing. */
   async function resolve (filter: ArticleFilter): Promise<ArticleIdFilter | undefined> {

@@ -40,21 +40,26 @@ export function createHotTier ({ maxEntries, maxBytes }: HotTierOptions) {
     }
   }
 
+  /** The value and the references it was stored with, unless absent or expired. */
+  function lookup (key: string, now = Date.now()): { value: unknown, refs: readonly string[] } | undefined {
+    const entry = entries.get(key)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt <= now) {
+      remove(key)
+      return undefined
+    }
+    if (stored - entry.movedAt >= moveAfter) {
+      entry.movedAt = stored
+      entries.delete(key)
+      entries.set(key, entry)
+    }
+    return entry
+  }
+
   return {
-    get (key: string, now = Date.now()): unknown {
-      const entry = entries.get(key)
-      if (entry === undefined) return undefined
-      if (entry.expiresAt <= now) {
-        remove(key)
-        return undefined
-      }
-      if (stored - entry.movedAt >= moveAfter) {
-        entry.movedAt = stored
-        entries.delete(key)
-        entries.set(key, entry)
-      }
-      return entry.value
-    },
+    lookup,
+
+    get: (key: string, now = Date.now()): unknown => lookup(key, now)?.value,
 
     set (key: string, value: unknown, size: number, refs: readonly string[], ttlMs: number): void {
       if (size > maxBytes) return
@@ -71,8 +76,6 @@ export function createHotTier ({ maxEntries, maxBytes }: HotTierOptions) {
         remove(oldest)
       }
     },
-
-    delete: remove,
 
     /** Evicts every entry built from any of these references; returns how many. */
     invalidate (refs: Iterable<string>): number {
