@@ -449,13 +449,16 @@ export async function mapLimit<T, R> (items: T[], concurrency: number, work: (it
 
 export interface Probe { url: string, viewer?: TestUser }
 
+/** How a probe is named in `answers` and `differences`. */
+export const probeKey = (p: Probe) => `${p.viewer?.username ?? 'anonymous'} GET ${p.url}`
+
 /** The probes (url × viewer) whose answer differs between two apps; [] when all agree. */
 export async function differences (
   cached: FastifyInstance, oracle: FastifyInstance, probes: Probe[], expected?: Map<string, string>
 ): Promise<Array<{ probe: string, cached: string, oracle: string }>> {
   const out: Array<{ probe: string, cached: string, oracle: string }> = []
   await mapLimit(probes, 8, async ({ url, viewer }) => {
-    const key = `${viewer?.username ?? 'anonymous'} GET ${url}`
+    const key = probeKey({ url, viewer })
     const [a, b] = await Promise.all([read(cached, url, viewer), expected?.get(key) ?? read(oracle, url, viewer)])
     if (a !== b) out.push({ probe: key, cached: a.slice(0, 400), oracle: b.slice(0, 400) })
   })
@@ -475,12 +478,10 @@ export async function allProbes (oracle: FastifyInstance, viewers: Array<TestUse
 export async function answers (oracle: FastifyInstance, probes: Probe[]): Promise<Map<string, string>> {
   const map = new Map<string, string>()
   await mapLimit(probes, 8, async ({ url, viewer }) => {
-    map.set(`${viewer?.username ?? 'anonymous'} GET ${url}`, await read(oracle, url, viewer))
+    map.set(probeKey({ url, viewer }), await read(oracle, url, viewer))
   })
   return map
 }
-
-const probeKey = (p: Probe) => `${p.viewer?.username ?? 'anonymous'} GET ${p.url}`
 
 export interface WriteCheck {
   cached: Instance

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { registerUser } from '../helper.js'
-import { buildInstance, read, redisPrefix, SHARED_REDIS_URL, write } from './cache-helper.js'
+import { buildInstance, differences, redisPrefix, SHARED_REDIS_URL, write } from './cache-helper.js'
 
 // A list's first 100 ids are one cache entry that pages are sliced from; pages past it are
 // entries of their own; the count is kept per filter. Every page around that boundary must
@@ -17,19 +17,15 @@ t.test('pages sliced from the head, pages past it, and the count agree with Post
     FROM generate_series(1, 130) i`)
   const urls = [[10, 0], [20, 80], [10, 90], [20, 90], [10, 95], [5, 100], [20, 100], [20, 115], [100, 0], [100, 1]]
     .flatMap(([limit, offset]) => [`/api/articles?limit=${limit}&offset=${offset}`, `/api/articles?author=lpauthor&limit=${limit}&offset=${offset}`])
-  const differences = async () => {
-    const out: string[] = []
-    for (const url of urls) {
-      for (let i = 0; i < 2; i++) {
-        const [got, expected] = [await read(cached.app, url), await read(oracle.app, url)]
-        if (got !== expected) out.push(`${url} (read ${i + 1}): ${got.slice(0, 120)}`)
-      }
-    }
-    return out
-  }
-  t.same(await differences(), [], 'every page as without the cache, cached or not')
+  const probes = urls.map(url => ({ url }))
+  // Read twice: the first read may fill the cache, the second is served from it.
+  const stale = async () => [
+    ...await differences(cached.app, oracle.app, probes),
+    ...await differences(cached.app, oracle.app, probes)
+  ]
+  t.same(await stale(), [], 'every page as without the cache, cached or not')
   await write(cached.app, 'POST', '/api/articles', author, { article: { title: 'Newest', description: 'd', body: 'b' } })
-  t.same(await differences(), [], 'after a new article shifted every page by one')
+  t.same(await stale(), [], 'after a new article shifted every page by one')
   await write(cached.app, 'DELETE', '/api/articles/lp-100', author)
-  t.same(await differences(), [], 'after a deleted one shifted the pages past it back')
+  t.same(await stale(), [], 'after a deleted one shifted the pages past it back')
 })

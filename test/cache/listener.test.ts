@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import type { TestUser } from '../helper.js'
 import {
-  allProbes, answers, buildInstance, cacheOf, checkWrite, killListener, listenProxy, redisPrefix, seed, SHARED_REDIS_URL, until,
+  allProbes, answers, buildInstance, cacheOf, differences, checkWrite, killListener, listenProxy, redisPrefix, seed, SHARED_REDIS_URL, until,
   write, type Instance, type Probe
 } from './cache-helper.js'
 
@@ -15,13 +15,8 @@ import {
 const prefix = redisPrefix(t)
 t.jobs = 2
 
-const key = (p: Probe) => `${p.viewer?.username ?? 'anonymous'} GET ${p.url}`
-
-async function compare (cached: Instance, oracle: Instance, probes: Probe[]) {
-  const [got, expected] = [await answers(cached.app, probes), await answers(oracle.app, probes)]
-  return probes.map(key).filter(k => got.get(k) !== expected.get(k))
-    .map(k => ({ probe: k, cached: got.get(k)?.slice(0, 300), oracle: expected.get(k)?.slice(0, 300) }))
-}
+/** Every probe answered by the cached instance as by the uncached one: the differences. */
+const compare = (cached: Instance, oracle: Instance, probes: Probe[]) => differences(cached.app, oracle.app, probes)
 
 async function setup (t: Test, env: Record<string, string>, listenThroughProxy = false) {
   const oracle = await buildInstance(t, { CACHE: 'off' })
