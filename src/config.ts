@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import envSchema from 'env-schema'
 import { Type, type Static } from 'typebox'
+import { nonFinitePath } from './lib/non-finite.js'
 
 const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
@@ -50,6 +51,9 @@ export function loadConfig (env?: Record<string, string | undefined>): Config {
   } catch (err) {
     throw new ConfigError(describe(err as Error))
   }
+  // Ajv turns "Infinity" and "1e999" into numbers its range checks let through.
+  const infinite = nonFinitePath(raw)
+  if (infinite !== undefined) throw new ConfigError(`${infinite.slice(1)} must be a finite number`)
   if (raw.JWT_SECRET === undefined && raw.NODE_ENV === 'production') {
     throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 characters)')
   }

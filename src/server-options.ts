@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { RequestLogController } from './log-controller.js'
+import { buildValidator } from './validator-compiler.js'
 
 // Honour a caller's request id only if it is safe to log and echo.
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -34,6 +35,7 @@ export function serverOptions (config: Config): FastifyServerOptions {
     requestTimeout: 30000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    routerOptions: { maxParamLength: 300 }
+    routerOptions: { maxParamLength: 300 },
+    schemaController: { compilersFactory: { buildValidator } }
   }
 }

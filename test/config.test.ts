@@ -180,3 +180,11 @@ t.test('the given env object is not modified', async t => {
   loadConfig(env)
   t.same(env, { PORT: '8080', HOST: '' })
 })
+
+t.test('Infinity, 1e999 and NaN are not numbers any variable takes', async t => {
+  for (const value of ['Infinity', '-Infinity', '1e999', 'NaN']) {
+    for (const name of ['PG_POOL_MAX', 'PORT', 'CACHE_HOT_MAX_BYTES', 'BODY_LIMIT']) {
+      t.throws(() => loadConfig({ [name]: value }), { name: 'Error', message: new RegExp(`^${name} `) }, `${name}=${value}`)
+    }
+  }
+})
