@@ -6,6 +6,7 @@ import auth from './plugins/auth.js'
 import cache from './plugins/cache.js'
 import config, { type AppConfig } from './plugins/config.js'
 import db from './plugins/db.js'
+import draining from './plugins/draining.js'
 import errorHandler from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
 import repositories from './plugins/repositories.js'
@@ -29,6 +30,7 @@ export interface AppOptions {
 /** The whole service as one plugin: infrastructure first, then one plugin per resource. */
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(config, { config: opts.config })
+  await fastify.register(draining)
   await fastify.register(requestId)
   await fastify.register(errorHandler)
   await fastify.register(jsonBody)

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
+import { clientErrorHandler, frameworkErrors } from './framework-errors.js'
 import { RequestLogController } from './log-controller.js'
 import { buildValidator } from './validator-compiler.js'
 
@@ -33,9 +34,12 @@ export function serverOptions (config: Config): FastifyServerOptions {
     keepAliveTimeout: 5000,
     connectionTimeout: 30000,
     requestTimeout: 30000,
-    return503OnClosing: true,
+    // Answered by plugins/draining.ts in the Conduit error shape instead.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 300 },
+    frameworkErrors,
+    clientErrorHandler,
     schemaController: { compilersFactory: { buildValidator } }
   }
 }
