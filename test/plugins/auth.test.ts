@@ -61,6 +61,18 @@ t.test('token attacks', async t => {
     await rejected(t, `${input}.${hs256(input)}`)
   })
 
+  t.test('correctly signed, but for longer than the service issues tokens (7 days)', async t => {
+    const now = Math.floor(Date.now() / 1000)
+    await rejected(t, signToken({ sub }, { expiresIn: '70000d' }), 'is invalid')
+    await rejected(t, signToken({ sub, exp: 7258118400 }, { noTimestamp: true }), 'is invalid')
+    const year2200 = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url({ sub, iat: now, exp: 7258118400 })}`
+    await rejected(t, `${year2200}.${hs256(year2200)}`, 'is invalid')
+    const issuedLater = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url({ sub, iat: now + 86400, exp: now + 3600 * 24 * 7 })}`
+    await rejected(t, `${issuedLater}.${hs256(issuedLater)}`, 'is invalid')
+    const week = signToken({ sub }, { expiresIn: '7d' })
+    t.equal((await me(app, `Token ${week}`)).statusCode, 200, 'the configured lifetime itself is accepted')
+  })
+
   t.test('expired long ago, correctly signed', async t => {
     const input = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url({ sub, iat: 1, exp: 2 })}`
     await rejected(t, `${input}.${hs256(input)}`, 'has expired')
