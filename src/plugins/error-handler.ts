@@ -1,6 +1,7 @@
 import type { FastifyError, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
 import { errorField, fromPostgres, RouteNotFound } from '../errors.js'
+import { HTTP_URL_PATTERN } from '../schemas/user.js'
 
 type Errors = Record<string, string[]>
 
@@ -11,7 +12,9 @@ function describe (e: FastifySchemaValidationError): string {
     case 'required': return "can't be blank"
     case 'minLength': return p.limit === 1 ? "can't be blank" : `is too short (minimum is ${p.limit} characters)`
     case 'maxLength': return `is too long (maximum is ${p.limit} characters)`
-    case 'pattern': return p.pattern === '\\S' ? "can't be blank" : 'is invalid'
+    case 'pattern':
+      if (p.pattern === '\\S') return "can't be blank"
+      return p.pattern === HTTP_URL_PATTERN ? 'must be an http or https URL' : 'is invalid'
     case 'format': return 'is invalid'
     case 'type': return `must be ${/^[aeiou]/.test(String(p.type)) ? 'an' : 'a'} ${p.type}`
     case 'minimum': return `must be greater than or equal to ${p.limit}`

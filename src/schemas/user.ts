@@ -4,7 +4,9 @@ import { Username } from './profile.js'
 const Email = Type.String({ format: 'email', maxLength: 254 })
 const Password = Type.String({ minLength: 8, maxLength: 256 })
 const Bio = Type.Union([Type.String({ maxLength: 10000 }), Type.Null()])
-const Image = Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])
+/** An http(s) URL with a host, or empty: anything else (javascript:, data:) would be served to every reader. */
+export const HTTP_URL_PATTERN = '^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+\\S*)?$'
+const Image = Type.Union([Type.String({ maxLength: 2048, pattern: HTTP_URL_PATTERN }), Type.Null()])
 
 export const User = Type.Object({
   email: Type.String(),

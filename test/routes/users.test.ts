@@ -313,6 +313,24 @@ t.test('PUT /api/user', async t => {
     assertError(t, await login(app, u.email, u.password), 401, 'email or password')
   })
 
+  t.test('422 for an image that is not an http(s) URL; nothing stored', async t => {
+    const u = await registerUser(app, 'badimage')
+    await updateUser(app, u.token, { image: 'https://i.example.com/ok.png' })
+    for (const image of ['javascript:alert(1)', 'JavaScript:alert(1)', ' javascript:alert(1)', 'data:text/html,<script>alert(1)</script>',
+      'vbscript:x', 'file:///etc/passwd', '//evil.example/x.png', 'https://', 'http:///x', 'https://a b.example/x', 'ftp://x.example/a.png']) {
+      assertError(t, await updateUser(app, u.token, { image }), 422, 'image', 'must be an http or https URL')
+    }
+    const profile = await app.inject({ url: '/api/profiles/badimage' })
+    t.equal(profile.json().profile.image, 'https://i.example.com/ok.png', 'the last good image is kept')
+    for (const image of ['http://i.example.com/a.png', 'HTTPS://I.EXAMPLE.COM/A.PNG', 'https://i.example.com:8443/a?b=c#d', '']) {
+      t.equal((await updateUser(app, u.token, { image })).statusCode, 200, image)
+    }
+  })
+
+  t.test('another writer of the database cannot store one either', async t => {
+    await t.rejects(sql("UPDATE users SET image = 'javascript:alert(1)' WHERE username = 'badimage'"), { code: '23514' })
+  })
+
   t.test('null bio and image clear them to ""', async t => {
     const u = await registerUser(app, 'nulls')
     await updateUser(app, u.token, { bio: 'something', image: 'https://i.example.com/x.png' })
