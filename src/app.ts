@@ -9,6 +9,7 @@ import db from './plugins/db.js'
 import draining from './plugins/draining.js'
 import errorHandler from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
+import nodeAnswers from './plugins/node-answers.js'
 import repositories from './plugins/repositories.js'
 import requestId from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
@@ -31,6 +32,7 @@ export interface AppOptions {
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(config, { config: opts.config })
   await fastify.register(draining)
+  await fastify.register(nodeAnswers)
   await fastify.register(requestId)
   await fastify.register(errorHandler)
   await fastify.register(jsonBody)

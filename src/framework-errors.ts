@@ -1,7 +1,8 @@
 // Answers for what Fastify's router and Node's HTTP parser refuse before any route or hook runs
 // (a malformed request, headers over the size limit, a client too slow to send its request, a
-// path parameter over the router's limit), in the one error shape Conduit frontends display.
-import { STATUS_CODES } from 'node:http'
+// path parameter over the router's limit, an Expect it cannot meet), in the one error shape
+// Conduit frontends display.
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 
@@ -47,4 +48,11 @@ export function clientErrorHandler (error: Error & { code?: string }, socket: So
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
   }
   socket.destroy()
+}
+
+/** Node's `checkExpectation`: an `Expect` other than 100-continue (Node's own answer has no body). */
+export function expectationFailed (request: IncomingMessage, response: ServerResponse): void {
+  const body = JSON.stringify({ errors: { expect: [`${String(request.headers.expect)} is not supported`] } })
+  response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' })
+  response.end(body)
 }

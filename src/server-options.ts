@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import type { FastifyHttpOptions } from 'fastify'
 import type { Config } from './config.js'
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js'
 import { RequestLogController } from './log-controller.js'
@@ -9,7 +10,7 @@ import { buildValidator } from './validator-compiler.js'
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Fastify's own options, shared by server.ts and the tests so both run the same server. */
-export function serverOptions (config: Config): FastifyServerOptions {
+export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   return {
     logger: {
       level: config.LOG_LEVEL,
@@ -40,6 +41,9 @@ export function serverOptions (config: Config): FastifyServerOptions {
     routerOptions: { maxParamLength: 300 },
     frameworkErrors,
     clientErrorHandler,
+    // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; nothing here is
+    // routed by host, so such a request is served like any other.
+    http: { requireHostHeader: false },
     schemaController: { compilersFactory: { buildValidator } }
   }
 }

@@ -71,7 +71,7 @@ function conduit (t: Test, response: RawResponse | undefined, status: number, fi
 }
 
 t.test('refused before routing, in the Conduit error shape', async t => {
-  const { app } = await buildWithDatabase(t, {}, defaults => ({ ...defaults, requestTimeout: 400, http: { connectionsCheckingInterval: 100 } }))
+  const { app } = await buildWithDatabase(t, {}, defaults => ({ ...defaults, requestTimeout: 400, http: { ...defaults.http, connectionsCheckingInterval: 100 } }))
   await app.listen({ port: 0, host: '127.0.0.1' })
 
   t.test('malformed HTTP: 400', async t => {
@@ -94,6 +94,16 @@ t.test('refused before routing, in the Conduit error shape', async t => {
     t.equal(res.statusCode, 414)
     t.same(Object.keys(res.json()), ['errors'])
     t.ok(Array.isArray(res.json().errors.url))
+  })
+
+  t.test('an Expect the server cannot meet: 417', async t => {
+    conduit(t, (await exchange(app, ['GET /api/tags HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n']))[0], 417, 'expect')
+  })
+
+  t.test('HTTP/1.1 without Host is served (nothing is routed by host), not a bare 400', async t => {
+    const [response] = await exchange(app, ['GET /api/tags HTTP/1.1\r\nConnection: close\r\n\r\n'])
+    t.equal(response?.status, 200)
+    t.same(JSON.parse(response?.body ?? ''), { tags: [] })
   })
 
   t.test('a URL that does not decode: 400', async t => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyServerOptions, type InjectOptions } from 'fastify'
+import type { Server } from 'node:http'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type InjectOptions } from 'fastify'
 import pg from 'pg'
 import type { Test } from 'tap'
 import app from '../src/app.js'
@@ -37,7 +38,7 @@ export function testConfig (env: Record<string, string> = {}): Config {
 export async function buildWithDatabase (
   t: Test,
   env: Record<string, string> = {},
-  options: (defaults: FastifyServerOptions) => FastifyServerOptions = defaults => defaults
+  options: (defaults: FastifyHttpOptions<Server>) => FastifyHttpOptions<Server> = defaults => defaults
 ): Promise<{ app: FastifyInstance, databaseUrl: string }> {
   const config = testConfig(env)
   const databaseUrl = await createTestDatabase(t)
