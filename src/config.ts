@@ -24,7 +24,9 @@ const ConfigSchema = Type.Object({
   JWT_EXPIRES_IN: Type.String({ pattern: '^[1-9][0-9]*(ms|s|m|h|d)?$', default: '7d' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
   CORS_ORIGIN: Type.String({ minLength: 1, default: '*' }),
-  BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 })
+  BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 }),
+  SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 0 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 10000 })
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -32,6 +34,8 @@ export type Config = RawConfig & {
   JWT_SECRET: string
   /** true when JWT_SECRET was generated for this process (dev only) */
   jwtSecretGenerated: boolean
+  /** NODE_ENV was set (to anything): a deployment, not a developer's terminal */
+  nodeEnvSet: boolean
 }
 
 export class ConfigError extends Error {}
@@ -60,7 +64,8 @@ export function loadConfig (env?: Record<string, string | undefined>): Config {
   return {
     ...raw,
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(32).toString('base64url'),
-    jwtSecretGenerated: raw.JWT_SECRET === undefined
+    jwtSecretGenerated: raw.JWT_SECRET === undefined,
+    nodeEnvSet: data.NODE_ENV !== undefined
   }
 }
 
@@ -73,4 +78,23 @@ function describe (err: Error): string {
   const prop = /must have required property '(\w+)'/.exec(problem ?? '')
   if (prop) return `${prop[1]} is required`
   return `${name} ${problem}`
+}
+
+const SECRETS = new Set(['JWT_SECRET'])
+
+/** The effective configuration for the startup log line: secrets and URL passwords redacted. */
+export function redactedConfig (config: Config): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config).map(([name, value]) => {
+    if (SECRETS.has(name)) return [name, '[redacted]']
+    if (typeof value === 'string' && /^[a-z]+:\/\//.test(value)) {
+      try {
+        const url = new URL(value)
+        if (url.password !== '') url.password = 'redacted'
+        return [name, url.toString()]
+      } catch {
+        return [name, '[unparsable URL]']
+      }
+    }
+    return [name, value]
+  }))
 }

@@ -2,12 +2,11 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
+import { ensureBuilt, ROOT } from './built.js'
 import { createTestDatabase } from './helper.js'
 
 // The README's `npm start`, signalled as a supervisor or a terminal signals it: the service (the
 // node process under npm) must stop with it, not live on re-parented to PID 1 holding the port.
-
-const ROOT = new URL('..', import.meta.url).pathname
 
 function alive (pid: number): boolean {
   try {
@@ -20,7 +19,10 @@ function alive (pid: number): boolean {
 
 async function startAndSignal (t: Test, signal: 'SIGTERM' | 'SIGINT', args: string[]): Promise<void> {
   const databaseUrl = await createTestDatabase(t)
-  const npm = spawn('npm', ['start', ...args], {
+  // Built once for every test file that runs the service; prestart (the build) is skipped so two
+  // builds never write dist/ at once. .ci/run runs the whole `npm start`.
+  await ensureBuilt()
+  const npm = spawn('npm', ['start', '--ignore-scripts', ...args], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -77,6 +79,5 @@ t.test('SIGTERM to npm start stops the service', async t => {
 })
 
 t.test('SIGINT to npm start stops the service', async t => {
-  // dist/ was built by the first case's prestart.
-  await startAndSignal(t, 'SIGINT', ['--ignore-scripts'])
+  await startAndSignal(t, 'SIGINT', [])
 })
