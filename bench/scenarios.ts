@@ -69,7 +69,7 @@ export function buildScenarios (fixtures: Fixtures, tokenFor: (user: UserRef) =>
       }
     }
     return {
-      baseline: (): Call => ({ kind: 'baseline', method: 'GET', path: '/health', status: 200, check: shapes.health }),
+      baseline: (): Call => ({ kind: 'baseline', method: 'GET', path: '/health/live', status: 200, check: shapes.health }),
       tags: (): Call => ({ kind: 'tags', method: 'GET', path: '/api/tags', status: 200, check: shapes.tags }),
       articles: () => list('articles', '', {}, false),
       articlesTag: () => {
@@ -183,7 +183,7 @@ export function buildScenarios (fixtures: Fixtures, tokenFor: (user: UserRef) =>
   const mixedReads = weighted<() => Call>(siteReads(reads(readsRandom)), readsRandom)
 
   return [
-    single(1, 'baseline', 'GET /health (no I/O): the ceiling', x => x.baseline),
+    single(1, 'baseline', 'GET /health/live (no I/O): the ceiling', x => x.baseline),
     single(2, 'tags', 'GET /api/tags', x => x.tags),
     single(3, 'articles', 'GET /api/articles (home page, first page)', x => x.articles),
     single(4, 'articles-tag', 'GET /api/articles?tag=', x => x.articlesTag),

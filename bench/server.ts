@@ -88,6 +88,7 @@ export async function startService (opts: ServerOptions): Promise<Service> {
       DATABASE_URL: opts.databaseUrl,
       JWT_SECRET: opts.jwtSecret,
       PG_POOL_MAX: String(opts.poolMax ?? 10),
+      METRICS_PORT: '0',
       ...(opts.cache === undefined ? {} : { CACHE: opts.cache }),
       ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl }),
       ...(opts.redisPrefix === undefined ? {} : { REDIS_PREFIX: opts.redisPrefix })

@@ -1,5 +1,6 @@
 import cors from '@fastify/cors'
 import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import { seedDemoData } from './db/demo-seed.js'
 import { hashPassword } from './lib/password.js'
 import auth from './plugins/auth.js'
@@ -9,7 +10,10 @@ import db from './plugins/db.js'
 import draining from './plugins/draining.js'
 import errorHandler from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
+import loadShedding from './plugins/load-shedding.js'
+import metrics from './plugins/metrics.js'
 import nodeAnswers from './plugins/node-answers.js'
+import readiness from './plugins/readiness.js'
 import repositories from './plugins/repositories.js'
 import requestId from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
@@ -29,10 +33,11 @@ export interface AppOptions {
 }
 
 /** The whole service as one plugin: infrastructure first, then one plugin per resource. */
-const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(config, { config: opts.config })
   await fastify.register(draining)
   await fastify.register(nodeAnswers)
+  await fastify.register(loadShedding)
   await fastify.register(requestId)
   await fastify.register(errorHandler)
   await fastify.register(jsonBody)
@@ -48,6 +53,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(db)
   if (opts.demoData === true) await seedDemoData(fastify.pg, hashPassword, fastify.log)
   await fastify.register(cache)
+  await fastify.register(readiness)
+  await fastify.register(metrics)
   await fastify.register(repositories)
   await fastify.register(tokens)
   await fastify.register(auth)
@@ -67,4 +74,6 @@ function corsOrigin (setting: string): string | string[] {
   return setting.split(',').map(origin => origin.trim()).filter(Boolean)
 }
 
-export default app
+// Not encapsulated: the process (server.ts) and the tests reach the app's decorators
+// (draining, readiness, metrics) on the instance they registered it on.
+export default fp(service, { name: 'gravity-bff' })

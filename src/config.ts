@@ -25,6 +25,10 @@ const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
   CORS_ORIGIN: Type.String({ minLength: 1, default: '*' }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 }),
+  METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000 }),
+  SHED_HEAP_USED_BYTES: Type.Optional(Type.Integer({ minimum: 0 })),
   SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 0 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 10000 })
 })

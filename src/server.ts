@@ -63,7 +63,7 @@ closeWithGrace({
 }, async ({ signal, err }) => {
   if (err !== undefined) log.fatal({ err }, 'uncaught error: shutting down')
   else log.info({ signal, delayMs: config.SHUTDOWN_DELAY_MS }, 'shutting down: readiness now fails')
-  server.draining?.begin()
+  if (server.hasDecorator('draining')) server.draining.begin()
   if (err === undefined && config.SHUTDOWN_DELAY_MS > 0) await sleep(config.SHUTDOWN_DELAY_MS)
   await server.close()
   await embedded?.stop()
@@ -83,6 +83,10 @@ try {
 const address = server.server.address()
 const port = typeof address === 'object' && address !== null ? address.port : config.PORT
 const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST
-const urls = { api: `http://${host}:${port}/api`, docs: `http://${host}:${port}/docs` }
+const urls = {
+  api: `http://${host}:${port}/api`,
+  docs: `http://${host}:${port}/docs`,
+  metrics: config.METRICS_PORT === 0 ? undefined : `http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics`
+}
 log.info({ version, config: redactedConfig({ ...config, DATABASE_URL: databaseUrl }), ...urls },
   `gravity-bff ${version}: Conduit API at ${urls.api} (docs at ${urls.docs})`)

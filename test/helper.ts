@@ -27,8 +27,10 @@ export async function createTestDatabase (t: Test): Promise<string> {
   return url.toString()
 }
 
+// Load shedding is off: a test machine running many files in parallel lags far more than a
+// service should ever be allowed to (test/load-shedding.test.ts turns it on).
 export function testConfig (env: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: 'test-secret-'.padEnd(40, 'x'), ...env })
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: 'test-secret-'.padEnd(40, 'x'), METRICS_PORT: '0', SHED_EVENT_LOOP_DELAY_MS: '0', SHED_HEAP_USED_BYTES: '0', ...env })
 }
 
 /**

@@ -31,6 +31,7 @@ async function startAndSignal (t: Test, signal: 'SIGTERM' | 'SIGINT', args: stri
       PORT: '0',
       HOST: '127.0.0.1',
       CACHE: 'off',
+      METRICS_PORT: '0',
       LOG_LEVEL: 'info',
       JWT_SECRET: 'npm-start-test-secret-0123456789abcdef'
     },

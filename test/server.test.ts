@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
@@ -30,6 +30,9 @@ t.test('SIGTERM: readiness fails first while requests are still served, then a c
   t.equal((await fetch(`${service.url}/api/tags`)).status, 200)
   service.child.kill('SIGTERM')
   await sleep(300)
+  const ready = await fetch(`${service.url}/health/ready`)
+  t.equal(ready.status, 503, 'readiness fails at once')
+  t.match(await ready.json(), { status: 'draining' })
   const during = await fetch(`${service.url}/api/tags`)
   t.equal(during.status, 200, 'still serving during the delay')
   t.equal(await service.exited, 0)
@@ -44,6 +47,7 @@ for (const [kind, code] of [
 ]) {
   t.test(`${kind} is logged and the process exits non-zero`, async t => {
     const trigger = join(t.testdirName, 'fault')
+    await rm(trigger, { force: true })
     const preload = `import { existsSync } from "node:fs"; const timer = setInterval(() => { if (existsSync(${JSON.stringify(trigger)})) { clearInterval(timer); ${code} } }, 20); timer.unref()`
     const service = await startService(t, { DATABASE_URL: await createTestDatabase(t), CACHE: 'off' },
       ['--import', `data:text/javascript,${encodeURIComponent(preload)}`])

@@ -27,6 +27,7 @@ export async function startService (t: Test, env: Record<string, string>, nodeAr
       PORT: '0',
       LOG_LEVEL: 'info',
       JWT_SECRET: 'service-process-test-secret-0123456789',
+      METRICS_PORT: '0',
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -6,7 +6,7 @@ import { invalidationFor } from '../cache/invalidation.js'
 import { ALL_KINDS } from '../cache/keys.js'
 import { createCacheMetrics, type CacheMetrics } from '../cache/metrics.js'
 import { createPeers, PEERS_CHANNEL, type Peers } from '../cache/peers.js'
-import { createRedisStore } from '../cache/redis-store.js'
+import { createRedisStore, type RedisStore } from '../cache/redis-store.js'
 import type { ChangeEvent } from '../db/change-events.js'
 import { createChangeListener, LISTENER_APPLICATION_NAME, type ChangeListener } from '../db/change-listener.js'
 
@@ -17,6 +17,8 @@ const JOIN_TIMEOUT_MS = 5000
 
 export interface CacheState {
   cache: Cache
+  /** The shared tier, when REDIS_URL is set. */
+  redis: RedisStore | undefined
   metrics: CacheMetrics
   listener: ChangeListener
   peers: Peers
@@ -132,7 +134,7 @@ export default fp(async app => {
   if (redis) redis.start()
   else log.info('REDIS_URL not set: caching in-process only (each instance its own cache)')
 
-  app.decorate('cache', { cache, metrics, listener, peers })
+  app.decorate('cache', { cache, redis, metrics, listener, peers })
   // Reads made while handling a request report to that request's state (see onRead above).
   // An anonymous GET is answered from the hot tier's ready-to-send bytes when it can be: no
   // handler, no I/O, no serialization. Its refs say which data it was built from.

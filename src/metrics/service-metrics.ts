@@ -1,0 +1,67 @@
+// The service's own Prometheus metrics, read from their owners' state at scrape time (nothing is
+// counted twice, nothing costs a request): the cache's counters, the pg pool, the Redis and LISTEN
+// connections, the peers' write barriers. Metric names are listed once here; ops/alerts.yml uses them.
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { CacheCounters } from '../cache/metrics.js'
+
+/** A counter whose total is kept elsewhere: set to that total at each scrape. */
+function mirroredCounter (registry: Registry, name: string, help: string, labelNames: string[],
+  totals: () => Array<[Record<string, string>, number]>): void {
+  // prom-client counters only go up; a total kept elsewhere is re-applied whole at each scrape.
+  const counter: Counter = new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect () {
+      counter.reset()
+      for (const [labels, value] of totals()) counter.inc(labels, value)
+    }
+  })
+}
+
+function gauge (registry: Registry, name: string, help: string, labelNames: string[],
+  values: () => Array<[Record<string, string>, number]>): void {
+  const g: Gauge = new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect () {
+      g.reset()
+      for (const [labels, value] of values()) g.set(labels, value)
+    }
+  })
+}
+
+export function registerServiceMetrics (app: FastifyInstance, registry: Registry): void {
+  const { pg, config } = app
+
+  gauge(registry, 'gravity_pg_pool_connections', 'pg pool connections by state (total open, idle)', ['state'],
+    () => [[{ state: 'total' }, pg.totalCount], [{ state: 'idle' }, pg.idleCount]])
+  gauge(registry, 'gravity_pg_pool_max', 'pg pool size limit (PG_POOL_MAX)', [], () => [[{}, config.PG_POOL_MAX]])
+  gauge(registry, 'gravity_pg_pool_waiting', 'queries waiting for a pg pool connection', [], () => [[{}, pg.waitingCount]])
+
+  const cache = app.cache
+  if (cache === null) return
+  const byCache = (pick: (c: CacheCounters) => number) => () =>
+    Object.entries(cache.metrics.snapshot()).map(([name, c]): [Record<string, string>, number] => [{ cache: name }, pick(c)])
+  mirroredCounter(registry, 'gravity_cache_hits_total', 'cache reads answered by a tier (hot: in-process, redis)', ['cache', 'tier'],
+    () => Object.entries(cache.metrics.snapshot()).flatMap(([name, c]): Array<[Record<string, string>, number]> =>
+      [[{ cache: name, tier: 'hot' }, c.hotHits], [{ cache: name, tier: 'redis' }, c.redisHits]]))
+  mirroredCounter(registry, 'gravity_cache_misses_total', 'cache reads that went to PostgreSQL', ['cache'], byCache(c => c.misses))
+  mirroredCounter(registry, 'gravity_cache_coalesced_total', 'cache misses that waited for a load already running', ['cache'], byCache(c => c.coalesced))
+  mirroredCounter(registry, 'gravity_cache_invalidations_total', 'cache keys invalidated', ['cache'], byCache(c => c.invalidations))
+  mirroredCounter(registry, 'gravity_cache_redis_errors_total', 'Redis reads that failed or timed out (served from PostgreSQL)', ['cache'], byCache(c => c.redisErrors))
+
+  gauge(registry, 'gravity_change_listener_up', '1 while the LISTEN session receives change notifications (0: cache bypassed)', [],
+    () => [[{}, cache.listener.ready ? 1 : 0]])
+  if (cache.redis !== undefined) {
+    const redis = cache.redis
+    gauge(registry, 'gravity_redis_up', '1 while Redis is in use as the shared cache tier', [], () => [[{}, redis.available ? 1 : 0]])
+  }
+  gauge(registry, 'gravity_peers', 'other live instances a write waits for', [], () => [[{}, cache.peers.others().length]])
+  mirroredCounter(registry, 'gravity_peer_barrier_timeouts_total', 'writes that stopped waiting for an instance that did not confirm in time', [],
+    () => [[{}, cache.peers.timeouts]])
+}
