@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import envSchema from 'env-schema'
 import { Type, type Static } from 'typebox'
 import { nonFinitePath } from './lib/non-finite.js'
+import { parseTrustProxy, type TrustProxy } from './lib/trust-proxy.js'
 
 const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
@@ -24,7 +25,12 @@ const ConfigSchema = Type.Object({
   JWT_EXPIRES_IN: Type.String({ pattern: '^[1-9][0-9]*(ms|s|m|h|d)?$', default: '7d' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
   CORS_ORIGIN: Type.String({ minLength: 1, default: '*' }),
-  BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 })
+  BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 }),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 600 }),
+  AUTH_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 10 }),
+  WRITE_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 60 }),
+  TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
+  DOCS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' })
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -32,6 +38,8 @@ export type Config = RawConfig & {
   JWT_SECRET: string
   /** true when JWT_SECRET was generated for this process (dev only) */
   jwtSecretGenerated: boolean
+  /** TRUST_PROXY as Fastify's trustProxy takes it */
+  trustProxy: TrustProxy
 }
 
 export class ConfigError extends Error {}
@@ -54,13 +62,20 @@ export function loadConfig (env?: Record<string, string | undefined>): Config {
   // Ajv turns "Infinity" and "1e999" into numbers its range checks let through.
   const infinite = nonFinitePath(raw)
   if (infinite !== undefined) throw new ConfigError(`${infinite.slice(1)} must be a finite number`)
+  let trustProxy: TrustProxy
+  try {
+    trustProxy = parseTrustProxy(raw.TRUST_PROXY)
+  } catch (err) {
+    throw new ConfigError(`TRUST_PROXY ${(err as Error).message}`)
+  }
   if (raw.JWT_SECRET === undefined && raw.NODE_ENV === 'production') {
     throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 characters)')
   }
   return {
     ...raw,
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(32).toString('base64url'),
-    jwtSecretGenerated: raw.JWT_SECRET === undefined
+    jwtSecretGenerated: raw.JWT_SECRET === undefined,
+    trustProxy
   }
 }
 
