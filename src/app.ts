@@ -11,8 +11,10 @@ import errorHandler from './plugins/error-handler.js'
 import jsonBody from './plugins/json-body.js'
 import nodeAnswers from './plugins/node-answers.js'
 import repositories from './plugins/repositories.js'
+import rateLimit from './plugins/rate-limit.js'
 import requestId from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
+import securityHeaders from './plugins/security-headers.js'
 import swagger from './plugins/swagger.js'
 import tokens from './plugins/tokens.js'
 import articles from './routes/articles.js'
@@ -31,6 +33,7 @@ export interface AppOptions {
 /** The whole service as one plugin: infrastructure first, then one plugin per resource. */
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(config, { config: opts.config })
+  await fastify.register(securityHeaders)
   await fastify.register(draining)
   await fastify.register(nodeAnswers)
   await fastify.register(requestId)
@@ -43,8 +46,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     maxAge: 600
   })
+  // Limits every route registered from here on (so not CORS preflights).
+  await fastify.register(rateLimit)
   await fastify.register(schemas)
-  await fastify.register(swagger)
+  if (opts.config.DOCS === 'on') await fastify.register(swagger)
   await fastify.register(db)
   if (opts.demoData === true) await seedDemoData(fastify.pg, hashPassword, fastify.log)
   await fastify.register(cache)
