@@ -46,7 +46,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     maxAge: 600
   })
-  // Limits every route registered from here on (so not CORS preflights).
+  // After CORS (a preflight is answered before it counts), before the cache (which answers some
+  // anonymous GETs from memory in its own onRequest hook).
   await fastify.register(rateLimit)
   await fastify.register(schemas)
   if (opts.config.DOCS === 'on') await fastify.register(swagger)

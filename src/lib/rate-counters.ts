@@ -45,11 +45,11 @@ export interface RateCountersOptions {
 }
 
 /**
- * The counts of one service instance. `store()` is the Store class @fastify/rate-limit takes:
- * its root instance (the global limit, on every request) adds hits locally and sends them to
- * Redis in one batch every `syncEveryMs`, so another instance's hits are seen that much later;
- * its children (the route limits: login/register, writes) wait for Redis on every hit, so the
- * few requests they count are counted exactly across instances.
+ * The counts of one service instance. `hit` (the per-address limit, on every request) counts
+ * locally and sends the hits to Redis in one batch every `syncEveryMs`, so another instance's
+ * hits are seen that much later, and no request waits for Redis. `Store` is the store class
+ * @fastify/rate-limit takes, for the route limits (login/register, writes): each hit waits for
+ * Redis, so the few requests they count are counted exactly across instances.
  */
 export function createRateCounters ({ redisUrl, prefix, commandTimeoutMs, syncEveryMs, log }: RateCountersOptions) {
   const counts = new Map<string, Count>()
@@ -75,18 +75,14 @@ export function createRateCounters ({ redisUrl, prefix, commandTimeoutMs, syncEv
   function entry (key: string, now: number, windowMs: number): Count {
     let count = counts.get(key)
     if (count === undefined || count.ends <= now) {
-      if (count === undefined && counts.size >= MAX_ENTRIES) evict(now)
+      // (Re)inserted last, so the map runs from the oldest window start: when full, the first
+      // entry is the one to forget (O(1), however many addresses an attacker rotates through).
+      if (count !== undefined) counts.delete(key)
+      else if (counts.size >= MAX_ENTRIES) counts.delete(counts.keys().next().value as string)
       count = { ends: (Math.floor(now / windowMs) + 1) * windowMs, synced: 0, sending: 0, pending: 0 }
       counts.set(key, count)
     }
     return count
-  }
-
-  function evict (now: number): void {
-    for (const [key, count] of counts) if (count.ends <= now) counts.delete(key)
-    if (counts.size < MAX_ENTRIES) return
-    const oldest = counts.keys().next()
-    if (oldest.done !== true) counts.delete(oldest.value)
   }
 
   /** Sends `count`'s pending hits; resolves to the shared total, or undefined if Redis failed. */
@@ -138,12 +134,13 @@ export function createRateCounters ({ redisUrl, prefix, commandTimeoutMs, syncEv
   const local = (count: Count, now: number): Hit =>
     ({ current: count.synced + count.sending + count.pending, ttl: count.ends - now })
 
-  function batched (key: string, callback: Callback, windowMs: number): void {
+  /** Counts a hit now, synchronously: the count seen here, another instance's up to a batch late. */
+  function hit (key: string, windowMs: number): Hit {
     const now = Date.now()
     const count = entry(key, now, windowMs)
     count.pending++
     schedule(windowMs)
-    callback(null, local(count, now))
+    return local(count, now)
   }
 
   function exact (key: string, callback: Callback, windowMs: number): void {
@@ -157,18 +154,19 @@ export function createRateCounters ({ redisUrl, prefix, commandTimeoutMs, syncEv
     }, () => callback(null, local(count, Date.now())))
   }
 
+  // For @fastify/rate-limit's route limits: each hit waits for Redis.
   class Store {
-    incr: (key: string, callback: Callback, timeWindow: number) => void
-    constructor (_options?: unknown, perHit = false) {
-      this.incr = perHit ? exact : batched
+    incr (key: string, callback: Callback, timeWindow: number): void {
+      exact(key, callback, timeWindow)
     }
 
     child (): Store {
-      return new Store(undefined, true)
+      return this
     }
   }
 
   return {
+    hit,
     Store,
     /** Connects in the background: a Redis that is down at start only means counting in memory. */
     start (): void {

@@ -68,9 +68,8 @@ export default fp(async app => {
     if (limit !== undefined) route.config = { ...route.config, rateLimit: limit }
   })
   await app.register(rateLimit, {
-    // The per-address limit is the hook below, not the plugin's per-route one.
+    // Route limits only: the per-address limit is the hook below.
     global: false,
-    max: RATE_LIMIT_MAX,
     timeWindow: WINDOW_MS,
     store: counters.Store,
     // The counters never fail (they count in memory instead); should they, serve the request.
@@ -80,18 +79,16 @@ export default fp(async app => {
   if (RATE_LIMIT_MAX === 0) return
 
   // An app-level hook, registered before the cache's: it runs before the cache answers an
-  // anonymous GET from memory (route hooks would not run at all then), and before auth.
-  const perAddress = app.createRateLimit()
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config.rateLimit === false) return
-    const hit = await perAddress(request)
-    if (hit.isAllowed) return
-    reply.header('x-ratelimit-limit', hit.max)
-      .header('x-ratelimit-remaining', hit.remaining)
-      .header('x-ratelimit-reset', hit.ttlInSeconds)
-    if (!hit.isExceeded) return
-    reply.header('retry-after', hit.ttlInSeconds)
-    throw new RateLimited(inSeconds(hit.ttl))
+  // anonymous GET from memory (route hooks would not run at all then), and before auth. On every
+  // request, so kept to a synchronous count: no promise, no header unless the client is refused.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.url.startsWith('/health') && request.routeOptions.config.rateLimit === false) return done()
+    const { current, ttl } = counters.hit(normalizeIP(request.ip), WINDOW_MS)
+    if (current <= RATE_LIMIT_MAX) return done()
+    const seconds = Math.ceil(ttl / 1000)
+    reply.header('retry-after', seconds).header('x-ratelimit-limit', RATE_LIMIT_MAX)
+      .header('x-ratelimit-remaining', 0).header('x-ratelimit-reset', seconds)
+    done(new RateLimited(inSeconds(ttl)))
   })
 }, { name: 'rate-limit', dependencies: ['config'] })
 
