@@ -3,9 +3,9 @@ import fp from 'fastify-plugin'
 import helmet from 'helmet'
 
 // Helmet's headers that mean something for a JSON API: nothing in a response may run, load or be
-// framed, be sniffed as another type, be embedded by another site, or leak the URL as a referrer.
-// Its headers for HTML documents (opener and agent-cluster isolation, DNS prefetch, IE download
-// and XSS-filter switches, Flash/PDF policies) are off: every one costs each response. /docs
+// framed, be sniffed as another type, or be embedded by another site. Its headers for HTML
+// documents (referrer policy, opener and agent-cluster isolation, DNS prefetch, IE download and
+// XSS-filter switches, Flash/PDF policies) are off: every header costs each response. /docs
 // replaces the CSP with one the Swagger UI can work under (plugins/swagger.ts).
 // No Strict-Transport-Security: whether a host is HTTPS-only (and its subdomains) is for the TLS
 // terminator in front to say; browsers ignore it over plain http anyway.
@@ -18,7 +18,7 @@ const API_HEADERS = precompute(helmet({
   crossOriginResourcePolicy: { policy: 'same-origin' },
   frameguard: { action: 'deny' },
   originAgentCluster: false,
-  referrerPolicy: { policy: 'no-referrer' },
+  referrerPolicy: false,
   strictTransportSecurity: false,
   xDnsPrefetchControl: false,
   xDownloadOptions: false,
