@@ -9,8 +9,10 @@ import { assertLimited, clearOfWindowEdge, statuses, wrongLogin } from './rate-l
 // With REDIS_URL the counts are shared by every instance on the same REDIS_PREFIX; a Redis that
 // is down or hangs never fails or holds up a request: counting goes on in memory. The tests that
 // break Redis use a redis-server (or a proxy) of their own.
-t.jobs = 4
+// Two at a time, on small pools: the shared PostgreSQL serves every test file at once.
+t.jobs = 2
 const prefix = redisPrefix(t)
+const SMALL_POOL = { PG_POOL_MAX: '2' }
 
 /** The limiter's counts in Redis under a prefix: client key → count (summed over windows). */
 async function counts (redis: Redis, redisPrefix: string): Promise<Record<string, number>> {
@@ -37,7 +39,7 @@ async function countingInRedis (app: FastifyInstance, redis: Redis, redisPrefix:
 
 async function instances (t: Test, redisUrl: string, env: Record<string, string>) {
   const redisPrefix = prefix.next()
-  const settings = { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, CACHE: 'off', ...env }
+  const settings = { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, CACHE: 'off', ...SMALL_POOL, ...env }
   const [a, b] = [await build(t, settings), await build(t, settings)]
   return { a, b, redisPrefix }
 }
@@ -72,7 +74,7 @@ t.test('two instances share the per-address count (sent in batches: another inst
 })
 
 t.test('Redis unreachable from the start: counted in memory, every request answered', async t => {
-  const app = await build(t, { REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, REDIS_PREFIX: prefix.next(), CACHE: 'off', AUTH_RATE_LIMIT_MAX: '2' })
+  const app = await build(t, { REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, REDIS_PREFIX: prefix.next(), CACHE: 'off', ...SMALL_POOL, AUTH_RATE_LIMIT_MAX: '2' })
   await clearOfWindowEdge()
   const started = Date.now()
   t.same(await statuses(app, 3, wrongLogin()), [401, 401, 429], 'the limit holds, in memory')
@@ -84,7 +86,7 @@ t.test('Redis going away and coming back (empty)', async t => {
   const own = await ownRedis(t)
   const redis = redisClient(t, own.url)
   const redisPrefix = prefix.next()
-  const app = await build(t, { REDIS_URL: own.url, REDIS_PREFIX: redisPrefix, CACHE: 'off', AUTH_RATE_LIMIT_MAX: '3', RATE_LIMIT_MAX: '1000' })
+  const app = await build(t, { REDIS_URL: own.url, REDIS_PREFIX: redisPrefix, CACHE: 'off', ...SMALL_POOL, AUTH_RATE_LIMIT_MAX: '3', RATE_LIMIT_MAX: '1000' })
   await countingInRedis(app, redis, redisPrefix, '10.0.0.106')
   await clearOfWindowEdge(30_000)
   t.same(await statuses(app, 1, wrongLogin()), [401], 'one attempt, counted in Redis')
@@ -109,7 +111,7 @@ t.test('Redis hanging (every command held): each request waits at most one comma
   const proxy = await tcpProxy(t, own.port)
   const redis = redisClient(t, own.url)
   const redisPrefix = prefix.next()
-  const app = await build(t, { REDIS_URL: proxy.url, REDIS_PREFIX: redisPrefix, CACHE: 'off', AUTH_RATE_LIMIT_MAX: '3', RATE_LIMIT_MAX: '1000' })
+  const app = await build(t, { REDIS_URL: proxy.url, REDIS_PREFIX: redisPrefix, CACHE: 'off', ...SMALL_POOL, AUTH_RATE_LIMIT_MAX: '3', RATE_LIMIT_MAX: '1000' })
   await countingInRedis(app, redis, redisPrefix, '10.0.0.108')
   await clearOfWindowEdge()
   proxy.state.onClientData = () => new Promise<boolean>(() => {})
