@@ -15,8 +15,10 @@ import metrics from './plugins/metrics.js'
 import nodeAnswers from './plugins/node-answers.js'
 import readiness from './plugins/readiness.js'
 import repositories from './plugins/repositories.js'
+import rateLimit from './plugins/rate-limit.js'
 import requestId from './plugins/request-id.js'
 import schemas from './plugins/schemas.js'
+import securityHeaders from './plugins/security-headers.js'
 import swagger from './plugins/swagger.js'
 import tokens from './plugins/tokens.js'
 import articles from './routes/articles.js'
@@ -35,6 +37,7 @@ export interface AppOptions {
 /** The whole service as one plugin: infrastructure first, then one plugin per resource. */
 const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(config, { config: opts.config })
+  await fastify.register(securityHeaders)
   await fastify.register(draining)
   await fastify.register(nodeAnswers)
   await fastify.register(loadShedding)
@@ -48,8 +51,11 @@ const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     maxAge: 600
   })
+  // After CORS (a preflight is answered before it counts), before the cache (which answers some
+  // anonymous GETs from memory in its own onRequest hook).
+  await fastify.register(rateLimit)
   await fastify.register(schemas)
-  await fastify.register(swagger)
+  if (opts.config.DOCS === 'on') await fastify.register(swagger)
   await fastify.register(db)
   if (opts.demoData === true) await seedDemoData(fastify.pg, hashPassword, fastify.log)
   await fastify.register(cache)

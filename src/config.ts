@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import envSchema from 'env-schema'
 import { Type, type Static } from 'typebox'
 import { nonFinitePath } from './lib/non-finite.js'
+import { parseTrustProxy, type TrustProxy } from './lib/trust-proxy.js'
 
 const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
@@ -30,7 +31,12 @@ const ConfigSchema = Type.Object({
   SHED_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000 }),
   SHED_HEAP_USED_BYTES: Type.Optional(Type.Integer({ minimum: 0 })),
   SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 0 }),
-  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 10000 })
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 10000 }),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 600 }),
+  AUTH_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 10 }),
+  WRITE_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 60 }),
+  TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
+  DOCS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' })
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -40,6 +46,8 @@ export type Config = RawConfig & {
   jwtSecretGenerated: boolean
   /** NODE_ENV was set (to anything): a deployment, not a developer's terminal */
   nodeEnvSet: boolean
+  /** TRUST_PROXY as Fastify's trustProxy takes it */
+  trustProxy: TrustProxy
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +70,12 @@ export function loadConfig (env?: Record<string, string | undefined>): Config {
   // Ajv turns "Infinity" and "1e999" into numbers its range checks let through.
   const infinite = nonFinitePath(raw)
   if (infinite !== undefined) throw new ConfigError(`${infinite.slice(1)} must be a finite number`)
+  let trustProxy: TrustProxy
+  try {
+    trustProxy = parseTrustProxy(raw.TRUST_PROXY)
+  } catch (err) {
+    throw new ConfigError(`TRUST_PROXY ${(err as Error).message}`)
+  }
   if (raw.JWT_SECRET === undefined && raw.NODE_ENV === 'production') {
     throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 characters)')
   }
@@ -69,7 +83,8 @@ export function loadConfig (env?: Record<string, string | undefined>): Config {
     ...raw,
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(32).toString('base64url'),
     jwtSecretGenerated: raw.JWT_SECRET === undefined,
-    nodeEnvSet: data.NODE_ENV !== undefined
+    nodeEnvSet: data.NODE_ENV !== undefined,
+    trustProxy
   }
 }
 

@@ -31,6 +31,8 @@ export const UsernameTaken = conduitError('CONDUIT_USERNAME_TAKEN', 'username', 
 export const EmailTaken = conduitError('CONDUIT_EMAIL_TAKEN', 'email', 'has already been taken', 422)
 export const CannotFollowSelf = conduitError('CONDUIT_CANNOT_FOLLOW_SELF', 'profile', 'cannot follow yourself', 422)
 
+export const RateLimited = conduitError('CONDUIT_RATE_LIMITED', 'rate', 'limit exceeded, retry in %s', 429)
+
 export const InvalidCharacters = conduitError('CONDUIT_INVALID_CHARACTERS', 'request', 'contains characters that cannot be stored (such as \\u0000)', 422)
 export const Overloaded = conduitError('CONDUIT_OVERLOADED', 'server', 'is overloaded, try again shortly', 503)
 export const DatabaseUnavailable = conduitError('CONDUIT_DATABASE_UNAVAILABLE', 'database', 'is unavailable, try again shortly', 503)

@@ -30,6 +30,8 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
       return typeof id === 'string' && REQUEST_ID.test(id) ? id : randomUUID()
     },
     bodyLimit: config.BODY_LIMIT,
+    // Which peers' X-Forwarded-For to believe for request.ip (the rate limits' client address).
+    trustProxy: config.trustProxy,
     // Below the usual 60 s of load balancers' idle timeouts, and short enough that an idle
     // keep-alive connection does not hold up a graceful close.
     keepAliveTimeout: 5000,

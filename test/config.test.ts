@@ -188,3 +188,29 @@ t.test('Infinity, 1e999 and NaN are not numbers any variable takes', async t => 
     }
   }
 })
+
+t.test('protection: rate limits, TRUST_PROXY and DOCS default to on, 600/10/60 a minute, no proxy trusted', async t => {
+  t.match(loadConfig({}), {
+    RATE_LIMIT_MAX: 600, AUTH_RATE_LIMIT_MAX: 10, WRITE_RATE_LIMIT_MAX: 60, TRUST_PROXY: 'false', trustProxy: false, DOCS: 'on'
+  })
+  t.match(loadConfig({ RATE_LIMIT_MAX: '0', AUTH_RATE_LIMIT_MAX: '0', WRITE_RATE_LIMIT_MAX: '0', DOCS: 'off' }), {
+    RATE_LIMIT_MAX: 0, AUTH_RATE_LIMIT_MAX: 0, WRITE_RATE_LIMIT_MAX: 0, DOCS: 'off'
+  }, '0 (off) is a value')
+  t.equal(loadConfig({ RATE_LIMIT_MAX: '1000000000' }).RATE_LIMIT_MAX, 1e9)
+  for (const name of ['RATE_LIMIT_MAX', 'AUTH_RATE_LIMIT_MAX', 'WRITE_RATE_LIMIT_MAX']) {
+    for (const value of ['-1', '1.5', 'ten', '1000000001', 'Infinity']) rejects(t, { [name]: value }, name)
+  }
+  rejects(t, { DOCS: 'yes' }, 'DOCS')
+})
+
+t.test('TRUST_PROXY: false, true, or a list of addresses, CIDRs and range names', async t => {
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.1' }).trustProxy, ['10.0.0.1'])
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.1,::1,fd00::/8,loopback,linklocal,uniquelocal' }).trustProxy,
+    ['10.0.0.0/8', '192.168.1.1', '::1', 'fd00::/8', 'loopback', 'linklocal', 'uniquelocal'])
+  for (const TRUST_PROXY of ['1', '2', 'yes', '10.0.0', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', 'example.com', '10.0.0.1,,10.0.0.2', '10.0.0.0/x']) {
+    rejects(t, { TRUST_PROXY }, 'TRUST_PROXY')
+  }
+  t.throws(() => loadConfig({ TRUST_PROXY: '1' }), { message: /hop count/ }, 'a hop count says why not')
+})

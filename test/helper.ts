@@ -27,10 +27,22 @@ export async function createTestDatabase (t: Test): Promise<string> {
   return url.toString()
 }
 
-// Load shedding is off: a test machine running many files in parallel lags far more than a
+/** Rate limits are off unless a test sets them: most tests register and write far more than a person would. */
+export const LIMITS_OFF = { RATE_LIMIT_MAX: '0', AUTH_RATE_LIMIT_MAX: '0', WRITE_RATE_LIMIT_MAX: '0' }
+
+// Load shedding is off too: a test machine running many files in parallel lags far more than a
 // service should ever be allowed to (test/load-shedding.test.ts turns it on).
 export function testConfig (env: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: 'test-secret-'.padEnd(40, 'x'), METRICS_PORT: '0', SHED_EVENT_LOOP_DELAY_MS: '0', SHED_HEAP_USED_BYTES: '0', ...env })
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: 'test-secret-'.padEnd(40, 'x'),
+    METRICS_PORT: '0',
+    SHED_EVENT_LOOP_DELAY_MS: '0',
+    SHED_HEAP_USED_BYTES: '0',
+    ...LIMITS_OFF,
+    ...env
+  })
 }
 
 /**
@@ -79,10 +91,10 @@ export interface TestUser {
 let counter = 0
 
 /** Registers a new user through the API and returns its credentials. */
-export async function registerUser (app: FastifyInstance, username?: string): Promise<TestUser> {
+export async function registerUser (app: FastifyInstance, username?: string, remoteAddress?: string): Promise<TestUser> {
   const name = username ?? `user${process.pid}x${++counter}`
   const user = { username: name, email: `${name}@example.com`, password: 'password123' }
-  const res = await app.inject({ method: 'POST', url: '/api/users', payload: { user } })
+  const res = await app.inject({ method: 'POST', url: '/api/users', payload: { user }, remoteAddress })
   if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`)
   return { ...user, token: res.json().user.token }
 }

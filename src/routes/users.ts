@@ -17,8 +17,13 @@ const users: FastifyPluginAsyncTypebox = async app => {
   const present = (row: UserRow) => ({
     user: { email: row.email, token: app.tokens.sign(row.id), username: row.username, bio: row.bio, image: row.image }
   })
+  // Every answer of these routes carries a token: no cache (browser, proxy) may keep one.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+  })
 
   app.post('/users', {
+    config: { limit: 'auth' },
     schema: {
       tags: ['User and Authentication'],
       summary: 'Register a new user',
@@ -32,6 +37,7 @@ const users: FastifyPluginAsyncTypebox = async app => {
   })
 
   app.post('/users/login', {
+    config: { limit: 'auth' },
     schema: {
       tags: ['User and Authentication'],
       summary: 'Existing user login',
