@@ -7,6 +7,7 @@ import cache from './plugins/cache.js'
 import config, { type AppConfig } from './plugins/config.js'
 import db from './plugins/db.js'
 import errorHandler from './plugins/error-handler.js'
+import idempotency from './plugins/idempotency.js'
 import jsonBody from './plugins/json-body.js'
 import repositories from './plugins/repositories.js'
 import requestId from './plugins/request-id.js'
@@ -34,7 +35,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(jsonBody)
   await fastify.register(cors, {
     origin: corsOrigin(opts.config.CORS_ORIGIN),
-    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Idempotency-Key'],
     exposedHeaders: ['X-Request-Id'],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     maxAge: 600
@@ -47,6 +48,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(repositories)
   await fastify.register(tokens)
   await fastify.register(auth)
+  await fastify.register(idempotency)
 
   await fastify.register(health)
   await fastify.register(async api => {
