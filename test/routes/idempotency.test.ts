@@ -133,6 +133,10 @@ t.test('Idempotency-Key', async t => {
       method: 'POST', url: `/api/articles/${article.slug}/favorite`, headers: { ...jsonHeaders(jane), 'idempotency-key': 'x'.repeat(256) }
     }), 422, 'Idempotency-Key')
     assertError(t, await register('', { username: 'nobody', email: 'nobody@example.com' }), 422, 'Idempotency-Key')
+    assertError(t, await app.inject({ method: 'POST', url: '/api/nowhere', headers: { 'idempotency-key': '' } }), 404, 'route')
+    t.equal((await app.inject({
+      method: 'PUT', url: '/api/user', headers: { ...auth(jane), 'idempotency-key': '' }, payload: { user: { bio: 'PUT ignores it' } }
+    })).statusCode, 200, 'only POSTs read the header')
     t.equal(await count("comments WHERE body = 'Invalid key'"), 0)
   })
 
