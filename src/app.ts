@@ -9,6 +9,7 @@ import config, { type AppConfig } from './plugins/config.js'
 import db from './plugins/db.js'
 import draining from './plugins/draining.js'
 import errorHandler from './plugins/error-handler.js'
+import idempotency from './plugins/idempotency.js'
 import jsonBody from './plugins/json-body.js'
 import loadShedding from './plugins/load-shedding.js'
 import metrics from './plugins/metrics.js'
@@ -46,7 +47,7 @@ const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(jsonBody)
   await fastify.register(cors, {
     origin: corsOrigin(opts.config.CORS_ORIGIN),
-    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Idempotency-Key'],
     exposedHeaders: ['X-Request-Id'],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     maxAge: 600
@@ -64,6 +65,7 @@ const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(repositories)
   await fastify.register(tokens)
   await fastify.register(auth)
+  await fastify.register(idempotency)
 
   await fastify.register(health)
   await fastify.register(async api => {

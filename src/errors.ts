@@ -30,6 +30,8 @@ export const RouteNotFound = conduitError('CONDUIT_ROUTE_NOT_FOUND', 'route', '%
 export const UsernameTaken = conduitError('CONDUIT_USERNAME_TAKEN', 'username', 'has already been taken', 422)
 export const EmailTaken = conduitError('CONDUIT_EMAIL_TAKEN', 'email', 'has already been taken', 422)
 export const CannotFollowSelf = conduitError('CONDUIT_CANNOT_FOLLOW_SELF', 'profile', 'cannot follow yourself', 422)
+export const InvalidIdempotencyKey = conduitError('CONDUIT_INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key', 'must be 1 to 255 printable ASCII characters', 422)
+export const IdempotencyKeyReused = conduitError('CONDUIT_IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key', 'was already used for a different request', 422)
 
 export const RateLimited = conduitError('CONDUIT_RATE_LIMITED', 'rate', 'limit exceeded, retry in %s', 429)
 

@@ -110,8 +110,8 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
     users: {
       ...base.users,
       findById: id => users.get(String(id)),
-      async create (user) {
-        const row = await base.users.create(user)
+      async create (user, key) {
+        const row = await base.users.create(user, key)
         await cache.written([keys.username(row.username)])
         return row
       },
@@ -173,8 +173,8 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
         // The slug may have moved to another title since its id was cached.
         return row?.slug === slug ? row : undefined
       },
-      async create (authorId, article) {
-        const created = await base.articles.create(authorId, article)
+      async create (authorId, article, key) {
+        const created = await base.articles.create(authorId, article, key)
         await cache.written([keys.slug(article.slug), keys.tags, ...article.tagList.map(keys.tagId),
           keys.recentLists, keys.feedLists, keys.authorLists(authorId), ...created.tagIds.map(keys.tagLists)])
         return created
@@ -206,8 +206,8 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       async listByArticle (articleId): Promise<CommentRow[]> {
         return withAuthors((await comments.get(String(articleId))) ?? [])
       },
-      async create (articleId, authorId, body) {
-        const row = await base.comments.create(articleId, authorId, body)
+      async create (articleId, authorId, body, key) {
+        const row = await base.comments.create(articleId, authorId, body, key)
         await cache.written([keys.comments(articleId)])
         return row
       },

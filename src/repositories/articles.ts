@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg'
+import { recordValues, type IdempotencyRecord } from './idempotency.js'
 
 export interface ArticleRow {
   id: number
@@ -178,13 +179,19 @@ export function articlesRepository (pg: Pool) {
       return rows
     },
 
-    /** Inserts an article with its tags; returns its id and its tags' ids. */
-    async create (authorId: number, article: NewArticle): Promise<{ id: number, tagIds: number[] }> {
+    /** Inserts an article with its tags and its Idempotency-Key if any; returns its id and its tags' ids. */
+    async create (authorId: number, article: NewArticle, key?: IdempotencyRecord): Promise<{ id: number, tagIds: number[] }> {
       return await transaction(async client => {
         const { rows } = await client.query<{ id: number }>(
-          `INSERT INTO articles (slug, title, description, body, author_id)
-           VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-          [article.slug, article.title, article.description, article.body, authorId]
+          `WITH a AS (
+             INSERT INTO articles (slug, title, description, body, author_id)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id
+           ), k AS (
+             INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id)
+             SELECT $6::text, $7::text, $8::text, id FROM a WHERE $6::text IS NOT NULL
+           )
+           SELECT id FROM a`,
+          [article.slug, article.title, article.description, article.body, authorId, ...recordValues(key)]
         )
         const id = (rows[0] as { id: number }).id
         return { id, tagIds: await replaceTags(client, id, article.tagList) }

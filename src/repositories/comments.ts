@@ -1,4 +1,5 @@
 import type { Pool } from 'pg'
+import { recordValues, type IdempotencyRecord } from './idempotency.js'
 
 export interface CommentRow {
   id: number
@@ -40,15 +41,25 @@ export function commentsRepository (pg: Pool) {
       return byArticle
     },
 
-    async create (articleId: number, authorId: number, body: string): Promise<CommentRow> {
+    /** Inserts a comment and, in the same statement, its Idempotency-Key if there is one. */
+    async create (articleId: number, authorId: number, body: string, key?: IdempotencyRecord): Promise<CommentRow> {
       const { rows } = await pg.query<CommentRow>(
         `WITH c AS (
            INSERT INTO comments (article_id, author_id, body) VALUES ($1, $2, $3) RETURNING *
+         ), k AS (
+           INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id)
+           SELECT $4::text, $5::text, $6::text, id FROM c WHERE $4::text IS NOT NULL
          )
          SELECT ${COLUMNS} FROM c JOIN users u ON u.id = c.author_id`,
-        [articleId, authorId, body]
+        [articleId, authorId, body, ...recordValues(key)]
       )
       return rows[0] as CommentRow
+    },
+
+    async findById (id: number): Promise<CommentRow | undefined> {
+      const { rows } = await pg.query<CommentRow>(
+        `SELECT ${COLUMNS} FROM comments c JOIN users u ON u.id = c.author_id WHERE c.id = $1`, [id])
+      return rows[0]
     },
 
     /** The comment, only if it belongs to that article. */

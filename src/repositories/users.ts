@@ -1,5 +1,6 @@
 import type { Pool } from 'pg'
 import { EmailTaken, UsernameTaken } from '../errors.js'
+import { recordValues, type IdempotencyRecord } from './idempotency.js'
 import { uniqueViolation } from './unique-violation.js'
 
 export interface UserRow {
@@ -55,11 +56,18 @@ export function usersRepository (pg: Pool) {
       return rows[0]
     },
 
-    async create (user: { username: string, email: string, passwordHash: string }): Promise<UserRow> {
+    /** Inserts a user and, in the same statement, its Idempotency-Key if there is one. */
+    async create (user: { username: string, email: string, passwordHash: string }, key?: IdempotencyRecord): Promise<UserRow> {
       try {
         const { rows } = await pg.query<UserRow>(
-          `INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`,
-          [user.username, user.email, user.passwordHash]
+          `WITH u AS (
+             INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING ${COLUMNS}
+           ), k AS (
+             INSERT INTO idempotency_keys (scope, key, fingerprint, resource_id)
+             SELECT $4::text, $5::text, $6::text, id FROM u WHERE $4::text IS NOT NULL
+           )
+           SELECT ${COLUMNS} FROM u`,
+          [user.username, user.email, user.passwordHash, ...recordValues(key)]
         )
         return rows[0] as UserRow
       } catch (err) {

@@ -8,6 +8,7 @@ import {
   Article, FeedQuery, ListQuery, MultipleArticles, NewArticleBody, SlugParams, UpdateArticleBody
 } from '../schemas/article.js'
 import { errors } from '../schemas/errors.js'
+import { IdempotencyHeaders } from '../schemas/idempotency.js'
 import { ref } from '../schemas/ref.js'
 
 const ArticleResponse = Type.Object({ article: ref(Article) })
@@ -90,14 +91,27 @@ const articles: FastifyPluginAsyncTypebox = async app => {
       tags: ['Articles'],
       summary: 'Create an article',
       security,
+      headers: IdempotencyHeaders,
       body: NewArticleBody,
       response: { 201: ArticleResponse, ...errors(401, 422) }
     }
   }, async (request, reply) => {
+    const userId = request.userId as number
     const { title, description, body, tagList } = request.body.article
-    const slug = slugify(title)
-    await articles.create(request.userId as number, {
-      slug, title, description, body, tagList: normaliseTags(tagList) ?? []
+    const fields = { title, description, body, tagList: normaliseTags(tagList) ?? [] }
+    const slug = await app.idempotency.once(request, {
+      scope: `user:${userId}`,
+      fields,
+      async create (key) {
+        const slug = slugify(title)
+        await articles.create(userId, { slug, ...fields }, key)
+        return slug
+      },
+      async replay (id) {
+        const [row] = await articles.findListItems([id])
+        if (row === undefined) throw new ArticleNotFound()
+        return row.slug
+      }
     })
     return reply.code(201).send(await present(slug, request.userId))
   })
@@ -146,7 +160,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
 
   app.post('/articles/:slug/favorite', {
     onRequest: app.auth.required,
-    schema: favoriteSchema('Favorite an article')
+    schema: { ...favoriteSchema('Favorite an article'), headers: IdempotencyHeaders }
   }, async request => {
     const row = await find(request.params.slug)
     await articles.favorite(request.userId as number, row.id)

@@ -5,6 +5,7 @@ import { toComment } from '../lib/present.js'
 import { SlugParams } from '../schemas/article.js'
 import { Comment, CommentParams, NewCommentBody } from '../schemas/comment.js'
 import { errors } from '../schemas/errors.js'
+import { IdempotencyHeaders } from '../schemas/idempotency.js'
 import { ref } from '../schemas/ref.js'
 
 const tags = ['Comments']
@@ -40,12 +41,24 @@ const comments: FastifyPluginAsyncTypebox = async app => {
       summary: 'Comment on an article',
       security,
       params: SlugParams,
+      headers: IdempotencyHeaders,
       body: NewCommentBody,
       response: { 200: Type.Object({ comment: ref(Comment) }), ...errors(401, 404, 422) }
     }
   }, async request => {
+    const userId = request.userId as number
     const id = await articleId(request.params.slug)
-    const row = await comments.create(id, request.userId as number, request.body.comment.body)
+    const { body } = request.body.comment
+    const row = await app.idempotency.once(request, {
+      scope: `user:${userId}`,
+      fields: { articleId: id, body },
+      create: key => comments.create(id, userId, body, key),
+      async replay (commentId) {
+        const row = await comments.findById(commentId)
+        if (row === undefined) throw new CommentNotFound()
+        return row
+      }
+    })
     // Commenting does not change whether you follow yourself: the author is the viewer.
     return { comment: toComment(row, { favorited: new Set(), following: new Set() }) }
   })

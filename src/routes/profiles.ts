@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { CannotFollowSelf, ProfileNotFound } from '../errors.js'
 import { toProfile } from '../lib/present.js'
 import { errors } from '../schemas/errors.js'
+import { IdempotencyHeaders } from '../schemas/idempotency.js'
 import { Profile, UsernameParams } from '../schemas/profile.js'
 import { ref } from '../schemas/ref.js'
 
@@ -49,7 +50,7 @@ const profiles: FastifyPluginAsyncTypebox = async app => {
 
   app.post('/profiles/:username/follow', {
     onRequest: app.auth.required,
-    schema: followSchema('Follow a user')
+    schema: { ...followSchema('Follow a user'), headers: IdempotencyHeaders }
   }, async request => setFollowing(request.params.username, request.userId as number, true))
 
   app.delete('/profiles/:username/follow', {

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { LoginFailed, TokenInvalid } from '../errors.js'
+import { IdempotencyKeyReused, LoginFailed, TokenInvalid } from '../errors.js'
 import { hashPassword, verifyPassword } from '../lib/password.js'
 import type { UserRow } from '../repositories/users.js'
 import { errors } from '../schemas/errors.js'
+import { IdempotencyHeaders } from '../schemas/idempotency.js'
 import { ref } from '../schemas/ref.js'
 import { LoginBody, NewUserBody, UpdateUserBody, User } from '../schemas/user.js'
 
@@ -27,12 +28,25 @@ const users: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['User and Authentication'],
       summary: 'Register a new user',
+      headers: IdempotencyHeaders,
       body: NewUserBody,
       response: { 201: UserResponse, ...errors(422) }
     }
   }, async (request, reply) => {
     const { username, email, password } = request.body.user
-    const row = await users.create({ username, email, passwordHash: await hashPassword(password) })
+    const row = await app.idempotency.once(request, {
+      // Anonymous, so the key belongs to the email being registered: nobody else can register it
+      // anyway. The password is not in the fingerprint (that would be a fast, unsalted hash of
+      // it): a replay hands out a token only for the password the user was created with.
+      scope: `email:${email.toLowerCase()}`,
+      fields: { username, email },
+      create: async key => users.create({ username, email, passwordHash: await hashPassword(password) }, key),
+      async replay (id) {
+        const row = await users.findByEmailForLogin(email)
+        if (row?.id !== id || !await verifyPassword(password, row.passwordHash)) throw new IdempotencyKeyReused()
+        return row
+      }
+    })
     return reply.code(201).send(present(row))
   })
 
@@ -41,6 +55,7 @@ const users: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['User and Authentication'],
       summary: 'Existing user login',
+      headers: IdempotencyHeaders,
       body: LoginBody,
       response: { 200: UserResponse, ...errors(401, 422) }
     }
