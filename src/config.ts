@@ -24,7 +24,11 @@ const ConfigSchema = Type.Object({
   JWT_EXPIRES_IN: Type.String({ pattern: '^[1-9][0-9]*(ms|s|m|h|d)?$', default: '7d' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
   CORS_ORIGIN: Type.String({ minLength: 1, default: '*' }),
-  BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 })
+  BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 }),
+  // Either endpoint turns tracing on; the SDK reads them, and every other OTEL_* variable, itself.
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OTEL_SDK_DISABLED: Type.Boolean({ default: false })
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -62,6 +66,12 @@ export function loadConfig (env?: Record<string, string | undefined>): Config {
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(32).toString('base64url'),
     jwtSecretGenerated: raw.JWT_SECRET === undefined
   }
+}
+
+/** Tracing is on when an OTLP endpoint is set (and the SDK is not disabled). */
+export function tracingEnabled (config: Config): boolean {
+  return !config.OTEL_SDK_DISABLED &&
+    (config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined)
 }
 
 // env-schema reports "env/PORT must be <= 65535"; keep the first problem, name the variable.

@@ -2,8 +2,7 @@ import { resolve } from 'node:path'
 import Fastify from 'fastify'
 import pino from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import app from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, tracingEnabled, type Config } from './config.js'
 import { serverOptions } from './server-options.js'
 
 const SHUTDOWN_DEADLINE_MS = 10000
@@ -17,7 +16,12 @@ try {
   process.exit(1)
 }
 
-const options = serverOptions(config)
+// Tracing: started before the app is imported, so that its hooks see pg and ioredis load; with
+// no OTLP endpoint set, nothing of the OpenTelemetry SDK is loaded.
+const tracing = tracingEnabled(config) ? await (await import('./tracing.js')).startTracing() : undefined
+const { default: app } = await import('./app.js')
+
+const options = serverOptions(config, tracing)
 // Log lines are written asynchronously, in batches under load (a synchronous write per request
 // line was 6 % of the CPU); pino writes out what is pending when the process exits.
 const server = Fastify({
@@ -62,7 +66,7 @@ process.once('SIGINT', () => { shutdown('SIGINT').catch(() => {}) })
 process.once('SIGTERM', () => { shutdown('SIGTERM').catch(() => {}) })
 
 try {
-  await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl }, demoData: embedded !== undefined })
+  await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl }, demoData: embedded !== undefined, tracing })
   await server.listen({ port: config.PORT, host: config.HOST })
 } catch (err) {
   log.fatal({ err }, 'failed to start')
