@@ -90,7 +90,9 @@ export async function startService (opts: ServerOptions): Promise<Service> {
       PG_POOL_MAX: String(opts.poolMax ?? 10),
       ...(opts.cache === undefined ? {} : { CACHE: opts.cache }),
       ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl }),
-      ...(opts.redisPrefix === undefined ? {} : { REDIS_PREFIX: opts.redisPrefix })
+      ...(opts.redisPrefix === undefined ? {} : { REDIS_PREFIX: opts.redisPrefix }),
+      // Tracing, when the bench's environment sets OTEL_EXPORTER_OTLP_ENDPOINT and the like.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_')))
     },
     stdio: ['ignore', log, log]
   })
