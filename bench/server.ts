@@ -99,7 +99,9 @@ export async function startService (opts: ServerOptions): Promise<Service> {
       WRITE_RATE_LIMIT_MAX: BENCH_RATE_LIMIT,
       ...(opts.cache === undefined ? {} : { CACHE: opts.cache }),
       ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl }),
-      ...(opts.redisPrefix === undefined ? {} : { REDIS_PREFIX: opts.redisPrefix })
+      ...(opts.redisPrefix === undefined ? {} : { REDIS_PREFIX: opts.redisPrefix }),
+      // Tracing, when the bench's environment sets OTEL_EXPORTER_OTLP_ENDPOINT and the like.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_')))
     },
     stdio: ['ignore', log, log]
   })

@@ -28,15 +28,20 @@ import health from './routes/health.js'
 import profiles from './routes/profiles.js'
 import tags from './routes/tags.js'
 import users from './routes/users.js'
+import type { Tracing } from './tracing.js'
 
 export interface AppOptions {
   config: AppConfig
   /** Load the demo data set into an empty database (the zero-config `npm start`). */
   demoData?: boolean
+  /** Set when tracing is on (src/tracing.ts): its request spans wrap every route. */
+  tracing?: Tracing
 }
 
 /** The whole service as one plugin: infrastructure first, then one plugin per resource. */
 const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  // First: it wraps the routes and hooks registered after it.
+  if (opts.tracing !== undefined) await fastify.register(opts.tracing.plugin)
   await fastify.register(config, { config: opts.config })
   await fastify.register(securityHeaders)
   await fastify.register(draining)

@@ -36,7 +36,11 @@ const ConfigSchema = Type.Object({
   AUTH_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 10 }),
   WRITE_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 60 }),
   TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
-  DOCS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' })
+  DOCS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  // Either endpoint turns tracing on; the SDK reads them, and every other OTEL_* variable, itself.
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OTEL_SDK_DISABLED: Type.Boolean({ default: false })
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -86,6 +90,12 @@ export function loadConfig (env?: Record<string, string | undefined>): Config {
     nodeEnvSet: data.NODE_ENV !== undefined,
     trustProxy
   }
+}
+
+/** Tracing is on when an OTLP endpoint is set (and the SDK is not disabled). */
+export function tracingEnabled (config: Config): boolean {
+  return !config.OTEL_SDK_DISABLED &&
+    (config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined)
 }
 
 // env-schema reports "env/PORT must be <= 65535"; keep the first problem, name the variable.

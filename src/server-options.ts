@@ -4,16 +4,19 @@ import type { FastifyHttpOptions } from 'fastify'
 import type { Config } from './config.js'
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js'
 import { RequestLogController } from './log-controller.js'
+import type { Tracing } from './tracing.js'
 import { buildValidator } from './validator-compiler.js'
 
 // Honour a caller's request id only if it is safe to log and echo.
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Fastify's own options, shared by server.ts and the tests so both run the same server. */
-export function serverOptions (config: Config): FastifyHttpOptions<Server> {
+export function serverOptions (config: Config, tracing?: Tracing): FastifyHttpOptions<Server> {
   return {
     logger: {
       level: config.LOG_LEVEL,
+      // With tracing on, every line carries the trace_id and span_id it belongs to.
+      ...(tracing === undefined ? {} : { mixin: tracing.logFields }),
       redact: {
         // Explicit paths only: wildcards are evaluated on every log line (5 % of CPU under load).
         paths: [

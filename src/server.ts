@@ -7,8 +7,7 @@ import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import pino, { type DestinationStream } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import app from './app.js'
-import { ConfigError, loadConfig, redactedConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, redactedConfig, tracingEnabled, type Config } from './config.js'
 import { serverOptions } from './server-options.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -33,7 +32,12 @@ async function logStream (): Promise<DestinationStream> {
   return pino.destination({ dest: 1, sync: false })
 }
 
-const options = serverOptions(config)
+// Tracing: started before the app is imported, so that its hooks see pg and ioredis load; with
+// no OTLP endpoint set, nothing of the OpenTelemetry SDK is loaded.
+const tracing = tracingEnabled(config) ? await (await import('./tracing.js')).startTracing() : undefined
+const { default: app } = await import('./app.js')
+
+const options = serverOptions(config, tracing)
 const server = Fastify({
   ...options,
   logger: { ...options.logger as object, stream: await logStream() }
@@ -71,7 +75,7 @@ closeWithGrace({
 })
 
 try {
-  await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl }, demoData: embedded !== undefined })
+  await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl }, demoData: embedded !== undefined, tracing })
   await server.listen({ port: config.PORT, host: config.HOST })
 } catch (err) {
   log.fatal({ err }, 'failed to start')

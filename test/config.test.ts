@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { ConfigError, loadConfig, tracingEnabled } from '../src/config.js'
 
 const SECRET = 'a-secret-of-at-least-32-characters!'
 
@@ -145,6 +145,17 @@ t.test('a bad REDIS_URL is rejected', async t => {
   for (const REDIS_URL of ['http://cache', 'cache:6379', 'memcached://x']) {
     rejects(t, { REDIS_URL }, 'REDIS_URL')
   }
+})
+
+t.test('tracing is on with an OTLP endpoint, unless OTEL_SDK_DISABLED', async t => {
+  t.equal(tracingEnabled(loadConfig({})), false, 'off by default')
+  t.equal(tracingEnabled(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: '' })), false, 'an empty endpoint is unset')
+  t.equal(tracingEnabled(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })), true)
+  t.equal(tracingEnabled(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector/v1/traces' })), true)
+  t.equal(tracingEnabled(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' })), false)
+  rejects(t, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT')
+  rejects(t, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector' }, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
+  rejects(t, { OTEL_SDK_DISABLED: 'maybe' }, 'OTEL_SDK_DISABLED')
 })
 
 t.test('other bad values name their variable', async t => {

@@ -6,6 +6,7 @@ import type { Test } from 'tap'
 import app from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { serverOptions } from '../src/server-options.js'
+import type { Tracing } from '../src/tracing.js'
 
 export const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
@@ -47,17 +48,19 @@ export function testConfig (env: Record<string, string> = {}): Config {
 
 /**
  * The app as server.ts builds it, on a fresh database, but also returns that database's URL (the pool
- * is encapsulated inside the app plugin) and lets a test change Fastify's options (the logger).
+ * is encapsulated inside the app plugin) and lets a test change Fastify's options (the logger) and
+ * turn tracing on (a test that does must have started it before importing this file).
  */
 export async function buildWithDatabase (
   t: Test,
   env: Record<string, string> = {},
-  options: (defaults: FastifyHttpOptions<Server>) => FastifyHttpOptions<Server> = defaults => defaults
+  options: (defaults: FastifyHttpOptions<Server>) => FastifyHttpOptions<Server> = defaults => defaults,
+  tracing?: Tracing
 ): Promise<{ app: FastifyInstance, databaseUrl: string }> {
   const config = testConfig(env)
   const databaseUrl = await createTestDatabase(t)
-  const server = Fastify(options(serverOptions(config)))
-  await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl } })
+  const server = Fastify(options(serverOptions(config, tracing)))
+  await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl }, tracing })
   await server.ready()
   t.teardown(() => server.close())
   return { app: server, databaseUrl }
