@@ -19,7 +19,7 @@ export interface CacheOptions {
   onRead?: (source: Source, refs: readonly string[]) => void
   /** false while change notifications are not being received: reads then go to PostgreSQL. */
   enabled?: () => boolean
-  /** After a write's own invalidation: waits until the other instances have applied it too. */
+  /** After a write committed: waits until its change notification is applied here and by the other instances. */
   afterWrite?: () => Promise<void>
 }
 
@@ -238,11 +238,11 @@ export function createCache (options: CacheOptions) {
     },
 
     /**
-     * A write through this instance committed: drops what it changed, then waits until every
-     * other instance has too. Call before acknowledging the write.
+     * A write through this instance committed: waits until its change notification (the one
+     * account of what a change invalidates, see invalidation.ts) has been applied by every
+     * instance. Call before acknowledging the write.
      */
-    async written (keys: Iterable<string>): Promise<void> {
-      await invalidate(keys)
+    async written (): Promise<void> {
       await options.afterWrite?.()
     },
 

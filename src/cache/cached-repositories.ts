@@ -17,7 +17,7 @@ const defined = <T>(values: Array<T | undefined>): T[] => values.filter((v): v i
  * cached, normalised (an article does not embed its author, a comment list does not embed its
  * commenters), so a change invalidates a handful of keys instead of fanning out; the per-viewer
  * flags come from each user's cached sets of favorites and follows. Writes go to PostgreSQL and
- * invalidate what they changed before they return.
+ * return once their change notification has been applied (invalidation.ts says what it drops).
  */
 export function cachedRepositories (base: Repositories, cache: Cache): Repositories {
   const numeric = <T>(fetch: (ids: number[]) => Promise<Map<number, T>>) =>
@@ -112,14 +112,12 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       findById: id => users.get(String(id)),
       async create (user, key) {
         const row = await base.users.create(user, key)
-        await cache.written([keys.username(row.username)])
+        await cache.written()
         return row
       },
       async update (id, changes) {
-        const before = await base.users.findById(id)
         const row = await base.users.update(id, changes)
-        await cache.written([keys.user(id),
-          ...[before?.username, row?.username].flatMap(name => name === undefined ? [] : [keys.username(name)])])
+        await cache.written()
         return row
       }
     },
@@ -132,11 +130,11 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       },
       async follow (followerId, followeeId) {
         await base.profiles.follow(followerId, followeeId)
-        await cache.written([keys.follows(followerId)])
+        await cache.written()
       },
       async unfollow (followerId, followeeId) {
         await base.profiles.unfollow(followerId, followeeId)
-        await cache.written([keys.follows(followerId)])
+        await cache.written()
       }
     },
 
@@ -175,29 +173,24 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       },
       async create (authorId, article, key) {
         const created = await base.articles.create(authorId, article, key)
-        await cache.written([keys.slug(article.slug), keys.tags, ...article.tagList.map(keys.tagId),
-          keys.recentLists, keys.feedLists, keys.authorLists(authorId), ...created.tagIds.map(keys.tagLists)])
+        await cache.written()
         return created
       },
       async update (id, changes) {
-        const before = await articles.get(String(id))
         await base.articles.update(id, changes)
-        await cache.written([keys.article(id), keys.tags, keys.lists, ...(changes.tagList ?? []).map(keys.tagId),
-          ...[before?.slug, changes.slug].flatMap(slug => slug === undefined ? [] : [keys.slug(slug)])])
+        await cache.written()
       },
       async remove (id) {
-        const before = await articles.get(String(id))
         await base.articles.remove(id)
-        await cache.written([keys.article(id), keys.comments(id), keys.tags, keys.lists,
-          ...(before === undefined ? [] : [keys.slug(before.slug)])])
+        await cache.written()
       },
       async favorite (userId, articleId) {
         await base.articles.favorite(userId, articleId)
-        await cache.written([keys.article(articleId), keys.favorites(userId), keys.favoritedLists(userId)])
+        await cache.written()
       },
       async unfavorite (userId, articleId) {
         await base.articles.unfavorite(userId, articleId)
-        await cache.written([keys.article(articleId), keys.favorites(userId), keys.favoritedLists(userId)])
+        await cache.written()
       }
     },
 
@@ -208,12 +201,12 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       },
       async create (articleId, authorId, body, key) {
         const row = await base.comments.create(articleId, authorId, body, key)
-        await cache.written([keys.comments(articleId)])
+        await cache.written()
         return row
       },
       async remove (id) {
         const articleId = await base.comments.remove(id)
-        if (articleId !== undefined) await cache.written([keys.comments(articleId)])
+        if (articleId !== undefined) await cache.written()
         return articleId
       }
     },

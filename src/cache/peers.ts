@@ -35,16 +35,45 @@ export interface PeersOptions {
   listening: () => boolean
   /** How long a write waits for the other instances to confirm. */
   timeoutMs: number
+  /**
+   * How long a write waits for its own barrier to come back through this instance's LISTEN
+   * session: past it, the session is not delivering and is restarted (which drops the cache until
+   * LISTEN is back). Generous, so a busy event loop is not taken for a dead session. Default
+   * max(1000, 4 x timeoutMs).
+   */
+  ownTimeoutMs?: number
+  /** Drops this instance's LISTEN session (it reconnects, and the cache is flushed before use). */
+  restartListening: (reason: string) => void
   /** Retry interval of a hello that could not be sent or answered. Default 1000. */
   retryMs?: number
   log: { info: LogFn, warn: LogFn }
 }
 
+/**
+ * One barrier confirms every write through this instance that committed before it was sent:
+ * writes arriving while one is on its way share the next, so a burst of writes costs two round
+ * trips on the LISTEN session, not one each in a queue.
+ */
 interface Barrier {
+  id: string
   /** The other instances live when this instance received its own barrier: the ones to wait for. */
   members?: Set<string>
+  /** Every change received before its own barrier has been applied by this instance. */
+  applied: boolean
   acks: Set<string>
+  settled: boolean
+  /** It could not be sent. */
+  failure?: Error
+  /** Writes waiting for it. */
+  waiters: number
+  /** A timeout or failure of it has been acted on (once, for all its writes). */
+  handled: boolean
+  confirmed: Promise<void>
+  ownApplied: Promise<void>
+  failed: Promise<void>
   done: () => void
+  ownDone: () => void
+  fail: (err: Error) => void
 }
 
 interface Message { hello?: string, n?: number, bye?: string, barrier?: string, ack?: string, from?: string }
@@ -52,9 +81,12 @@ interface Message { hello?: string, n?: number, bye?: string, barrier?: string, 
 export function createPeers (options: PeersOptions) {
   const { send, log } = options
   const retryMs = options.retryMs ?? 1000
+  const ownTimeoutMs = Math.max(options.ownTimeoutMs ?? Math.max(1000, 4 * options.timeoutMs), options.timeoutMs)
   const self = randomUUID()
   const members = new Set<string>()
   const barriers = new Map<string, Barrier>()
+  let next: Barrier | undefined // not sent yet: writes that commit now join it
+  let sending = false
   let seq = 0
   let connection = 0 // LISTEN (re)starts
   let joined = false // this instance's hello of the current connection came back
@@ -70,7 +102,7 @@ export function createPeers (options: PeersOptions) {
   }
 
   function check (barrier: Barrier): void {
-    if (barrier.members !== undefined && [...barrier.members].every(id => barrier.acks.has(id))) barrier.done()
+    if (barrier.applied && barrier.members !== undefined && [...barrier.members].every(id => barrier.acks.has(id))) barrier.done()
   }
 
   function hello (): void {
@@ -93,11 +125,56 @@ export function createPeers (options: PeersOptions) {
     joinedWaiters = []
   }
 
+  function newBarrier (): Barrier {
+    let confirm!: () => void
+    let ownDone!: () => void
+    let fail!: () => void
+    const confirmed = new Promise<void>(resolve => { confirm = resolve })
+    const ownApplied = new Promise<void>(resolve => { ownDone = resolve })
+    const failed = new Promise<void>(resolve => { fail = resolve })
+    const barrier: Barrier = {
+      id: `${self}:${++seq}`,
+      acks: new Set(),
+      applied: false,
+      settled: false,
+      waiters: 0,
+      handled: false,
+      confirmed,
+      ownApplied,
+      failed,
+      done: () => { barrier.settled = true; confirm() },
+      ownDone,
+      fail: err => { barrier.failure = err; fail() }
+    }
+    barriers.set(barrier.id, barrier)
+    return barrier
+  }
+
+  // One barrier on its way at a time; the writes that committed meanwhile share the next one.
+  function sendNext (): void {
+    if (sending || next === undefined) return
+    const barrier = next
+    next = undefined
+    sending = true
+    post({ barrier: barrier.id })
+      .catch((err: Error) => barrier.fail(err))
+      .finally(() => {
+        sending = false
+        sendNext()
+      })
+  }
+
   function onBarrier (id: string): void {
     const own = barriers.get(id)
     if (own !== undefined) {
       own.members = new Set(members)
-      check(own)
+      // The write's own change notification arrived before its barrier (commit order): once it is
+      // applied here, this instance serves the write's result.
+      options.applied().then(() => {
+        own.applied = true
+        own.ownDone()
+        check(own)
+      }).catch(() => {})
       return
     }
     options.applied()
@@ -112,7 +189,7 @@ export function createPeers (options: PeersOptions) {
     /** The other instances known to be live: a write waits for each of them. */
     others: (): string[] => [...members],
 
-    /** Writes that stopped waiting for an instance that did not confirm in time. */
+    /** Barriers (each confirming the writes that committed before it) that stopped waiting for an instance that did not confirm in time. */
     get timeouts () { return timeouts },
 
     /** Its own announcement came back since LISTEN last (re)started: it knows every change from then on. */
@@ -169,36 +246,43 @@ export function createPeers (options: PeersOptions) {
     },
 
     /**
-     * After a write through this instance committed (and this instance invalidated what it
-     * changed): waits until every other live instance has applied every change committed so far.
+     * After a write through this instance committed: waits until its change notification (and
+     * every one before it) has been applied by this instance and by every other live instance.
      * Never fails: an instance that does not answer within timeoutMs is no longer waited for
-     * until it is heard from again.
+     * until it is heard from again; if this instance's own LISTEN session does not bring the
+     * barrier back within ownTimeoutMs, or cannot send it, the session is restarted (the cache is
+     * not used until it is back and flushed), so nothing stale is served after the write returns.
      */
     async settle (): Promise<void> {
       if (closed || !options.listening()) return
-      const id = `${self}:${++seq}`
-      let timer: NodeJS.Timeout | undefined
-      let settled = false
-      const barrier: Barrier = { acks: new Set(), done: () => {} }
-      const confirmed = new Promise<void>(resolve => { barrier.done = () => { settled = true; resolve() } })
-      barriers.set(id, barrier)
+      const barrier = next ?? (next = newBarrier())
+      barrier.waiters++
+      sendNext()
+      const timers: NodeJS.Timeout[] = []
+      const after = (ms: number) => new Promise<void>(resolve => { timers.push(setTimeout(resolve, ms)) })
       try {
-        // The deadline covers sending too: a slow LISTEN session must not hold the write longer.
-        const deadline = new Promise(resolve => { timer = setTimeout(resolve, options.timeoutMs) })
-        const sent = post({ barrier: id }).then(() => confirmed)
-        sent.catch(() => {}) // a failure after the deadline has nobody left to tell
-        await Promise.race([sent, deadline])
-      } catch (err) {
-        log.warn({ err }, 'could not ask the other instances to confirm a write')
+        await Promise.race([barrier.confirmed, barrier.failed, after(options.timeoutMs)])
+        if (!barrier.settled && !barrier.applied && barrier.failure === undefined) {
+          await Promise.race([barrier.ownApplied, barrier.failed, after(ownTimeoutMs - options.timeoutMs)])
+        }
       } finally {
-        clearTimeout(timer)
-        barriers.delete(id)
+        for (const timer of timers) clearTimeout(timer)
+        if (--barrier.waiters === 0) barriers.delete(barrier.id)
       }
-      if (settled) return
+      if (barrier.settled || barrier.handled) return
+      barrier.handled = true
+      if (!barrier.applied) {
+        const reason = barrier.failure === undefined
+          ? `a write's own barrier did not come back within ${ownTimeoutMs} ms`
+          : `a write's barrier could not be sent: ${barrier.failure.message}`
+        log.warn({ err: barrier.failure, ownTimeoutMs }, 'this instance\'s change notifications are not arriving; restarting LISTEN (cache unused until it is back)')
+        options.restartListening(reason)
+        return
+      }
       timeouts++
-      const missing = barrier.members === undefined ? [] : [...barrier.members].filter(m => !barrier.acks.has(m))
+      const missing = [...barrier.members ?? []].filter(m => !barrier.acks.has(m))
       for (const m of missing) members.delete(m)
-      log.warn({ missing, timeoutMs: options.timeoutMs, ownBarrierSeen: barrier.members !== undefined },
+      log.warn({ missing, timeoutMs: options.timeoutMs },
         'other instances did not confirm a write in time; not waiting for them until they are heard from again')
     },
 

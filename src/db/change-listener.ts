@@ -47,6 +47,8 @@ export interface ChangeListener {
   readonly ready: boolean
   /** Sends a notification from this session (not the pool, so it never waits for a connection); fails while not ready. */
   notify: (channel: string, payload: string) => Promise<void>
+  /** The session is not delivering (found by its user): drop it and reconnect, as on a lost connection. */
+  restart: (reason: string) => void
 }
 
 export const LISTENER_APPLICATION_NAME = 'gravity-bff-changes'
@@ -212,6 +214,10 @@ export function createChangeListener (options: ChangeListenerOptions): ChangeLis
 
     get ready () {
       return live !== undefined
+    },
+
+    restart (reason) {
+      if (live !== undefined) lost(live, new Error(reason))
     },
 
     async notify (channel, payload) {

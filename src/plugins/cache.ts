@@ -84,6 +84,7 @@ export default fp(async app => {
     },
     listening: () => listener.ready,
     timeoutMs: config.CACHE_PEER_TIMEOUT_MS,
+    restartListening: reason => listener.restart(reason),
     log
   })
   const listener: ChangeListener = createChangeListener({
@@ -112,7 +113,7 @@ export default fp(async app => {
     ttlMs: config.CACHE_TTL_SECONDS * 1000,
     hotTtlMs: HOT_TTL_MS,
     enabled: () => listener.ready && flushing === undefined && peers.joined,
-    // A write is acknowledged once every other instance has dropped what it changed.
+    // A write is acknowledged once this and every other instance have applied its change.
     afterWrite: () => peers.settle(),
     onRead: (source, refs) => {
       const state = reads.getStore()
