@@ -39,6 +39,11 @@ t.test('Prometheus metrics on their own listener', async t => {
   t.match(text, /gravity_pg_pool_waiting 0/)
   t.match(text, /gravity_change_listener_up 1/)
   t.match(text, /gravity_peers 0/)
+  // createArticle (a write) waited for its barrier, and its change notification was applied.
+  t.match(text, /gravity_peer_barrier_wait_seconds_count [1-9]/, 'barrier waits timed')
+  t.match(text, /gravity_peer_barrier_wait_seconds_bucket\{le="\+Inf"\} [1-9]/)
+  t.match(text, /gravity_cache_invalidation_lag_seconds_count [1-9]/, 'invalidation lag timed')
+  t.match(text, /gravity_cache_invalidation_lag_seconds_bucket\{le="5"\} [1-9]/, 'within seconds')
   t.match(text, /nodejs_eventloop_lag_seconds /)
   t.match(text, /process_resident_memory_bytes /)
 

@@ -16,6 +16,8 @@
  * Past 200 rows, past the NOTIFY size limit, and on TRUNCATE, rows are not named:
  *
  *   {"t":"articles","op":"UPDATE","all":true}   (every row of the table may have changed)
+ *
+ * Since migration 005 each payload also has "at": when its statement began, in epoch ms.
  */
 
 export const CHANGE_CHANNEL = 'gravity_changes'
@@ -38,7 +40,12 @@ export type ChangeTable = keyof typeof FIELDS
 export const CHANGE_TABLES = Object.keys(FIELDS) as ChangeTable[]
 const OPS: readonly string[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] satisfies ChangeOp[]
 
-interface RowsChange<T extends ChangeTable> {
+interface Timed {
+  /** When the statement that made the change began (epoch ms, the database's clock), if sent */
+  at?: number
+}
+
+interface RowsChange<T extends ChangeTable> extends Timed {
   table: T
   op: ChangeOp
   /** false: the arrays name every changed row */
@@ -60,7 +67,7 @@ export interface FollowsChange extends RowsChange<'follows'> { followers: number
 export interface CommentsChange extends RowsChange<'comments'> { ids: number[], articles: number[], authors: number[] }
 
 /** Too many rows to name, or TRUNCATE: treat every row of `table` as changed. */
-export interface TableChanged {
+export interface TableChanged extends Timed {
   table: ChangeTable
   op: ChangeOp
   all: true
@@ -90,10 +97,11 @@ export function parseChangeEvent (payload: string): ChangeEvent {
   const { t: table, op } = record
   if (!isTable(table)) throw new Error(`unknown table in change payload: ${String(table)}`)
   if (typeof op !== 'string' || !OPS.includes(op)) throw new Error(`unknown op in change payload: ${String(op)}`)
-  if (record.all === true) return { table, op: op as ChangeOp, all: true }
+  const at = Number.isSafeInteger(record.at) ? { at: record.at as number } : {}
+  if (record.all === true) return { table, op: op as ChangeOp, all: true, ...at }
   if (record.all !== undefined && record.all !== false) throw new Error('invalid "all" in change payload')
 
-  const event: Record<string, unknown> = { table, op, all: false }
+  const event: Record<string, unknown> = { table, op, all: false, ...at }
   for (const [field, kind] of Object.entries(FIELDS[table])) {
     const values = record[field]
     const valid = Array.isArray(values) && values.every(kind === 'int'

@@ -3,7 +3,7 @@
 // connections, the peers' write barriers. Metric names are listed once here; ops/alerts.yml uses them.
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { CacheCounters } from '../cache/metrics.js'
+import { TIMING_BUCKETS, type CacheCounters, type Timing } from '../cache/metrics.js'
 
 /** A counter whose total is kept elsewhere: set to that total at each scrape. */
 function mirroredCounter (registry: Registry, name: string, help: string, labelNames: string[],
@@ -35,6 +35,36 @@ function gauge (registry: Registry, name: string, help: string, labelNames: stri
   })
 }
 
+/** A histogram whose buckets are kept elsewhere (see cache/metrics.ts): rendered from them at each scrape. */
+function mirroredHistogram (registry: Registry, name: string, help: string, timing: () => Timing): void {
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset () {},
+    get () {
+      const { counts, sum, count } = timing()
+      let cumulative = 0
+      const values: Array<{ metricName: string, labels: Record<string, string | number>, value: number }> =
+        TIMING_BUCKETS.map((le, i) => {
+          cumulative += counts[i] ?? 0
+          return { metricName: `${name}_bucket`, labels: { le }, value: cumulative }
+        })
+      values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count })
+      return {
+        name,
+        help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: [...values, { metricName: `${name}_sum`, labels: {}, value: sum }, { metricName: `${name}_count`, labels: {}, value: count }]
+      }
+    }
+  }
+  // prom-client renders any object with get(); its Metric type is the class of its own metrics.
+  registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0])
+}
+
 export function registerServiceMetrics (app: FastifyInstance, registry: Registry): void {
   const { pg, config } = app
 
@@ -62,6 +92,12 @@ export function registerServiceMetrics (app: FastifyInstance, registry: Registry
     gauge(registry, 'gravity_redis_up', '1 while Redis is in use as the shared cache tier', [], () => [[{}, redis.available ? 1 : 0]])
   }
   gauge(registry, 'gravity_peers', 'other live instances a write waits for', [], () => [[{}, cache.peers.others().length]])
-  mirroredCounter(registry, 'gravity_peer_barrier_timeouts_total', 'writes that stopped waiting for an instance that did not confirm in time', [],
+  mirroredCounter(registry, 'gravity_peer_barrier_timeouts_total', 'write barriers that stopped waiting for an instance that did not confirm in time', [],
     () => [[{}, cache.peers.timeouts]])
+  mirroredHistogram(registry, 'gravity_peer_barrier_wait_seconds',
+    'what a write through this instance waited, after its commit, for every instance to apply it',
+    () => cache.metrics.timing('barrier_wait'))
+  mirroredHistogram(registry, 'gravity_cache_invalidation_lag_seconds',
+    'from a change\'s statement (database clock) to its invalidation applied by this instance',
+    () => cache.metrics.timing('invalidation_lag'))
 }

@@ -114,7 +114,11 @@ export default fp(async app => {
     hotTtlMs: HOT_TTL_MS,
     enabled: () => listener.ready && flushing === undefined && peers.joined,
     // A write is acknowledged once this and every other instance have applied its change.
-    afterWrite: () => peers.settle(),
+    afterWrite: async () => {
+      const began = performance.now()
+      await peers.settle()
+      metrics.time('barrier_wait', (performance.now() - began) / 1000)
+    },
     onRead: (source, refs) => {
       const state = reads.getStore()
       if (state === undefined) return
@@ -127,6 +131,7 @@ export default fp(async app => {
     const { keys, kinds } = invalidationFor(event)
     await cache.invalidate(keys)
     if (kinds.length > 0) await cache.invalidateKinds(kinds)
+    if (event.at !== undefined) metrics.time('invalidation_lag', (Date.now() - event.at) / 1000)
   }
 
   await listener.start()

@@ -5,7 +5,7 @@ import { CHANGE_CHANNEL, parseChangeEvent } from '../../src/db/change-events.js'
 import { runMigrations } from '../../src/db/migrate.js'
 import { createTestDatabase } from '../helper.js'
 
-// The triggers of migrations/002_change_notifications.sql, observed by a plain LISTEN session.
+// The triggers of migrations/002_change_notifications.sql (and 005's "at"), observed by a plain LISTEN session.
 
 const url = await createTestDatabase(t)
 await runMigrations(url)
@@ -36,13 +36,31 @@ async function drain (session: pg.Client = writer): Promise<void> {
   waiting.delete(mark)
 }
 
-/** Runs SQL on the writer session and returns the change payloads it caused. */
+const dbNow = async () => Number((await writer.query<{ ms: string }>(
+  'SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms')).rows[0]!.ms)
+
+const fileBegan = await dbNow()
+
+/**
+ * Runs SQL on the writer session and returns the change payloads it caused, each checked to carry
+ * "at" (when its statement began: during these statements, or before them for a statement of a
+ * transaction they commit) and returned without it.
+ */
 async function changes (...statements: string[]): Promise<Payload[]> {
   received.length = 0
+  const began = statements.includes('COMMIT') ? fileBegan : await dbNow()
   for (const sql of statements) await writer.query(sql)
+  const ended = await dbNow()
   await drain()
   const result = [...received]
-  for (const payload of result) parseChangeEvent(JSON.stringify(payload)) // the listener's parser accepts it
+  for (const payload of result) {
+    parseChangeEvent(JSON.stringify(payload)) // the listener's parser accepts it
+    const { at } = payload
+    if (typeof at !== 'number' || at < began || at > ended) {
+      throw new Error(`"at" ${String(at)} is not within the statements' run (${began}..${ended}): ${JSON.stringify(payload)}`)
+    }
+    delete payload.at
+  }
   return result
 }
 
