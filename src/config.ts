@@ -37,6 +37,9 @@ const ConfigSchema = Type.Object({
   WRITE_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 60 }),
   TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
   DOCS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  // off: migrations are applied by a step of the deployment of its own (npm run migrate, a Job or
+  // an init container on a direct connection), not by every instance at start.
+  MIGRATE_ON_START: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
   // Either endpoint turns tracing on; the SDK reads them, and every other OTEL_* variable, itself.
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
@@ -44,6 +47,9 @@ const ConfigSchema = Type.Object({
 })
 
 type RawConfig = Static<typeof ConfigSchema>
+
+/** Every variable the service reads (deployment files are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(ConfigSchema.properties)
 export type Config = RawConfig & {
   JWT_SECRET: string
   /** true when JWT_SECRET was generated for this process (dev only) */

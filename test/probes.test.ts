@@ -1,4 +1,5 @@
 import t from 'tap'
+import { runMigrations } from '../src/db/migrate.js'
 import { buildWithDatabase, queryDatabase } from './helper.js'
 
 t.test('liveness: /health/live and /health (kept for compatibility), no I/O', async t => {
@@ -38,4 +39,15 @@ t.test('readiness', async t => {
     t.equal((await app.inject({ url: '/api/tags' })).statusCode, 200)
     t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'still alive')
   })
+})
+
+t.test('MIGRATE_ON_START=off: the instance does not migrate, and is unready until a migration step has run', async t => {
+  const { app, databaseUrl } = await buildWithDatabase(t, { MIGRATE_ON_START: 'off', CACHE: 'off' })
+  const before = await app.inject({ url: '/health/ready' })
+  t.equal(before.statusCode, 503)
+  t.match(before.json(), { status: 'unready', checks: { postgres: 'ok', migrations: 'down' }, errors: { migrations: [/are not applied \(database at 0,/] } },
+    'a database never migrated is behind, not unreachable')
+  await runMigrations(databaseUrl)
+  const after = await app.inject({ url: '/health/ready' })
+  t.equal(after.statusCode, 200, 'ready once `npm run migrate` (here: its function) has run')
 })

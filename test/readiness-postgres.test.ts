@@ -28,7 +28,7 @@ t.teardown(async () => {
 
 const config = testConfig({ DATABASE_URL: db.url, PG_POOL_MAX: '3' })
 const server = Fastify(serverOptions(config))
-await server.register(app, { config })
+await server.register(app, { config: { ...config, DATABASE_URL: db.url } })
 await server.ready()
 t.teardown(() => server.close())
 

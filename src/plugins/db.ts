@@ -10,9 +10,11 @@ declare module 'fastify' {
 }
 
 export default fp(async app => {
-  const { DATABASE_URL, PG_POOL_MAX } = app.config
-  const applied = await runMigrations(DATABASE_URL)
-  if (applied.length > 0) app.log.info({ applied }, 'database migrated')
+  const { DATABASE_URL, PG_POOL_MAX, MIGRATE_ON_START } = app.config
+  if (MIGRATE_ON_START === 'on') {
+    const applied = await runMigrations(DATABASE_URL)
+    if (applied.length > 0) app.log.info({ applied }, 'database migrated')
+  }
 
   const pool = createPool({ connectionString: DATABASE_URL, max: PG_POOL_MAX, log: app.log })
   app.decorate('pg', pool)

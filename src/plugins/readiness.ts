@@ -25,9 +25,15 @@ export default fp(async app => {
       timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)
     })
     try {
-      const query = app.pg.query<{ id: number }>('SELECT coalesce(max(id), 0)::int AS id FROM migrations')
+      const query = (async () => {
+        // A database no migration has reached yet is behind (0), not unreachable.
+        const { rows: [table] } = await app.pg.query<{ present: boolean }>("SELECT to_regclass('migrations') IS NOT NULL AS present")
+        if (table?.present !== true) return 0
+        const { rows } = await app.pg.query<{ id: number }>('SELECT coalesce(max(id), 0)::int AS id FROM migrations')
+        return rows[0]?.id ?? 0
+      })()
       query.catch(() => {})
-      return (await Promise.race([query, timeout])).rows[0]?.id ?? 0
+      return await Promise.race([query, timeout])
     } finally {
       clearTimeout(timer)
     }
