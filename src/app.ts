@@ -25,6 +25,7 @@ import tokens from './plugins/tokens.js'
 import articles from './routes/articles.js'
 import comments from './routes/comments.js'
 import health from './routes/health.js'
+import indexPage from './routes/index-page.js'
 import profiles from './routes/profiles.js'
 import tags from './routes/tags.js'
 import users from './routes/users.js'
@@ -73,6 +74,7 @@ const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(idempotency)
 
   await fastify.register(health)
+  await fastify.register(indexPage)
   await fastify.register(async api => {
     await api.register(users)
     await api.register(profiles)

@@ -8,7 +8,8 @@ import { parseTrustProxy, type TrustProxy } from './lib/trust-proxy.js'
 const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
-  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  // Unset: every interface, but 127.0.0.1 with the embedded database (its demo accounts share a password).
+  HOST: Type.Optional(Type.String({ minLength: 1 })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   PG_POOL_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
   PG_EMBEDDED_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),

@@ -8,6 +8,8 @@ import Fastify from 'fastify'
 import pino, { type DestinationStream } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ConfigError, loadConfig, redactedConfig, tracingEnabled, type Config } from './config.js'
+import { DEMO_LOGIN } from './db/demo-seed.js'
+import { keptSecret } from './lib/kept-secret.js'
 import { serverOptions } from './server-options.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -43,8 +45,16 @@ const server = Fastify({
   logger: { ...options.logger as object, stream: await logStream() }
 }).withTypeProvider<TypeBoxTypeProvider>()
 const log = server.log
+// Outside production (where it is required), an unset JWT_SECRET is generated once and kept, so
+// a developer's saved tokens survive a restart; if it cannot be kept, it lasts as long as the process.
 if (config.jwtSecretGenerated) {
-  log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when this process restarts')
+  const file = resolve('.data/jwt-secret')
+  try {
+    config = { ...config, JWT_SECRET: await keptSecret(file), jwtSecretGenerated: false }
+    log.info({ file }, 'JWT_SECRET is not set: using the development secret kept in .data/jwt-secret')
+  } catch (err) {
+    log.warn({ err }, 'JWT_SECRET is not set and .data/jwt-secret cannot be kept: using a random secret, so tokens stop working when this process restarts')
+  }
 }
 
 // No DATABASE_URL: run a real PostgreSQL of our own, so `npm start` needs nothing installed.
@@ -55,6 +65,8 @@ const embedded = config.DATABASE_URL === undefined
   })
   : undefined
 const databaseUrl = config.DATABASE_URL ?? (embedded as { url: string }).url
+// The embedded database comes with demo accounts that share one password: not for the network.
+const listenHost = config.HOST ?? (embedded === undefined ? '0.0.0.0' : '127.0.0.1')
 
 // SIGTERM/SIGINT: readiness fails first (and requests are still served for SHUTDOWN_DELAY_MS, so
 // a load balancer stops sending any), then in-flight requests finish and pg, Redis and LISTEN
@@ -76,7 +88,7 @@ closeWithGrace({
 
 try {
   await server.register(app, { config: { ...config, DATABASE_URL: databaseUrl }, demoData: embedded !== undefined, tracing })
-  await server.listen({ port: config.PORT, host: config.HOST })
+  await server.listen({ port: config.PORT, host: listenHost })
 } catch (err) {
   log.fatal({ err }, 'failed to start')
   await server.close().catch(() => {})
@@ -86,11 +98,14 @@ try {
 
 const address = server.server.address()
 const port = typeof address === 'object' && address !== null ? address.port : config.PORT
-const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST
+const host = listenHost === '0.0.0.0' || listenHost === '::' ? 'localhost' : listenHost
 const urls = {
   api: `http://${host}:${port}/api`,
   docs: `http://${host}:${port}/docs`,
   metrics: config.METRICS_PORT === 0 ? undefined : `http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics`
 }
-log.info({ version, config: redactedConfig({ ...config, DATABASE_URL: databaseUrl }), ...urls },
-  `gravity-bff ${version}: Conduit API at ${urls.api} (docs at ${urls.docs})`)
+// With the demo data, how to sign in: the first thing a newcomer needs.
+const demo = embedded === undefined ? undefined : DEMO_LOGIN
+log.info({ version, config: redactedConfig({ ...config, HOST: listenHost, DATABASE_URL: databaseUrl }), ...urls, demoLogin: demo },
+  `gravity-bff ${version}: Conduit API at ${urls.api} (docs at ${urls.docs})` +
+  (demo === undefined ? '' : `; demo login: ${demo.email} / ${demo.password}`))

@@ -16,10 +16,11 @@ export interface ServiceProcess {
   exited: Promise<number | string>
 }
 
-export async function startService (t: Test, env: Record<string, string>, nodeArgs: string[] = []): Promise<ServiceProcess> {
+/** `env` values of '' unset the variable (the config reads an empty value as unset). */
+export async function startService (t: Test, env: Record<string, string>, nodeArgs: string[] = [], cwd = ROOT): Promise<ServiceProcess> {
   const server = await ensureBuilt()
   const child = spawn(process.execPath, [...nodeArgs, server], {
-    cwd: ROOT,
+    cwd,
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',

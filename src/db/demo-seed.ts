@@ -16,8 +16,11 @@ interface DemoArticle {
 const DAY = 24 * 60 * 60 * 1000
 const HOUR = 60 * 60 * 1000
 
+/** The demo account every demo user shares the password of (printed at startup). */
+export const DEMO_LOGIN = { email: 'demo@conduit.local', password: 'password' } as const
+
 const users = [
-  { username: 'jake', email: 'demo@conduit.local', bio: 'Demo account: sign in as demo@conduit.local with password "password".', image: '' },
+  { username: 'jake', email: DEMO_LOGIN.email, bio: `Demo account: sign in as ${DEMO_LOGIN.email} with password "${DEMO_LOGIN.password}".`, image: '' },
   { username: 'ana', email: 'ana@conduit.local', bio: 'Backend engineer. Reads query plans for fun.', image: '' },
   { username: 'lee', email: 'lee@conduit.local', bio: 'Node.js, Fastify and shaving milliseconds.', image: '' },
   { username: 'maya', email: 'maya@conduit.local', bio: 'Caches, queues and other ways to avoid work.', image: '' }
@@ -122,7 +125,7 @@ async function hasUsers (db: pg.Pool | pg.PoolClient): Promise<boolean> {
 export async function seedDemoData (pool: pg.Pool, hashPassword: (plain: string) => Promise<string>, log: SeedLog): Promise<boolean> {
   // Cheap check first so a normal start never hashes passwords or takes the lock.
   if (await hasUsers(pool)) return false
-  const hashes = await Promise.all(users.map(() => hashPassword('password')))
+  const hashes = await Promise.all(users.map(() => hashPassword(DEMO_LOGIN.password)))
   const client = await pool.connect()
   try {
     await client.query('BEGIN')
