@@ -18,6 +18,7 @@ import readiness from './plugins/readiness.js'
 import repositories from './plugins/repositories.js'
 import rateLimit from './plugins/rate-limit.js'
 import requestId from './plugins/request-id.js'
+import routeDocs from './plugins/route-docs.js'
 import schemas from './plugins/schemas.js'
 import securityHeaders from './plugins/security-headers.js'
 import swagger from './plugins/swagger.js'
@@ -72,6 +73,7 @@ const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(tokens)
   await fastify.register(auth)
   await fastify.register(idempotency)
+  await fastify.register(routeDocs)
 
   await fastify.register(health)
   await fastify.register(indexPage)

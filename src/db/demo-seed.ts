@@ -19,7 +19,7 @@ const HOUR = 60 * 60 * 1000
 /** The demo account every demo user shares the password of (printed at startup). */
 export const DEMO_LOGIN = { email: 'demo@conduit.local', password: 'password' } as const
 
-const users = [
+export const DEMO_USERS = [
   { username: 'jake', email: DEMO_LOGIN.email, bio: `Demo account: sign in as ${DEMO_LOGIN.email} with password "${DEMO_LOGIN.password}".`, image: '' },
   { username: 'ana', email: 'ana@conduit.local', bio: 'Backend engineer. Reads query plans for fun.', image: '' },
   { username: 'lee', email: 'lee@conduit.local', bio: 'Node.js, Fastify and shaving milliseconds.', image: '' },
@@ -28,7 +28,7 @@ const users = [
 
 const follows: Array<[follower: string, followee: string]> = [['jake', 'ana'], ['jake', 'lee'], ['ana', 'maya'], ['lee', 'ana'], ['maya', 'jake'], ['maya', 'lee']]
 
-const articles: DemoArticle[] = [
+export const DEMO_ARTICLES: DemoArticle[] = [
   {
     author: 'jake',
     title: 'Welcome to Conduit',
@@ -112,7 +112,7 @@ const articles: DemoArticle[] = [
 ]
 
 // Deterministic suffix so demo links stay the same across fresh databases.
-function demoSlug (title: string): string {
+export function demoSlug (title: string): string {
   const words = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')
   return `${words}-${createHash('sha256').update(title).digest('hex').slice(0, 6)}`
 }
@@ -125,7 +125,7 @@ async function hasUsers (db: pg.Pool | pg.PoolClient): Promise<boolean> {
 export async function seedDemoData (pool: pg.Pool, hashPassword: (plain: string) => Promise<string>, log: SeedLog): Promise<boolean> {
   // Cheap check first so a normal start never hashes passwords or takes the lock.
   if (await hasUsers(pool)) return false
-  const hashes = await Promise.all(users.map(() => hashPassword(DEMO_LOGIN.password)))
+  const hashes = await Promise.all(DEMO_USERS.map(() => hashPassword(DEMO_LOGIN.password)))
   const client = await pool.connect()
   try {
     await client.query('BEGIN')
@@ -137,7 +137,7 @@ export async function seedDemoData (pool: pg.Pool, hashPassword: (plain: string)
     }
     const now = Date.now()
     const userIds = new Map<string, number>()
-    for (const [i, user] of users.entries()) {
+    for (const [i, user] of DEMO_USERS.entries()) {
       const { rows } = await client.query<{ id: number }>(
         `INSERT INTO users (username, email, password_hash, bio, image, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`,
@@ -150,12 +150,12 @@ export async function seedDemoData (pool: pg.Pool, hashPassword: (plain: string)
       await client.query('INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)', [id(follower), id(followee)])
     }
 
-    const tagNames = [...new Set(articles.flatMap(a => a.tags))]
+    const tagNames = [...new Set(DEMO_ARTICLES.flatMap(a => a.tags))]
     await client.query('INSERT INTO tags (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING', [tagNames])
 
     let comments = 0
     let favorites = 0
-    for (const article of articles) {
+    for (const article of DEMO_ARTICLES) {
       const createdAt = now - article.daysAgo * DAY
       const { rows } = await client.query<{ id: number }>(
         `INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at)
@@ -179,7 +179,7 @@ export async function seedDemoData (pool: pg.Pool, hashPassword: (plain: string)
     }
     await client.query('COMMIT')
     log.info({
-      users: users.length, articles: articles.length, tags: tagNames.length, comments, favorites, follows: follows.length
+      users: DEMO_USERS.length, articles: DEMO_ARTICLES.length, tags: tagNames.length, comments, favorites, follows: follows.length
     }, 'seeded demo data')
     return true
   } catch (err) {

@@ -12,7 +12,6 @@ import { IdempotencyHeaders } from '../schemas/idempotency.js'
 import { ref } from '../schemas/ref.js'
 
 const ArticleResponse = Type.Object({ article: ref(Article) })
-const security = [{ Token: [] }]
 
 /** Sorted and without duplicates, as the list responses show them. */
 function normaliseTags (tagList: string[] | null | undefined): string[] | undefined {
@@ -53,6 +52,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['Articles'],
       summary: 'Recent articles, newest first; filter by tag, author or favorited',
+      operationId: 'GetArticles',
       querystring: ListQuery,
       response: { 200: MultipleArticles, ...errors(401, 422) }
     }
@@ -66,7 +66,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['Articles'],
       summary: 'Recent articles by followed users',
-      security,
+      operationId: 'GetArticlesFeed',
       querystring: FeedQuery,
       response: { 200: MultipleArticles, ...errors(401, 422) }
     }
@@ -80,6 +80,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['Articles'],
       summary: 'Get an article',
+      operationId: 'GetArticle',
       params: SlugParams,
       response: { 200: ArticleResponse, ...errors(401, 404, 422) }
     }
@@ -90,7 +91,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['Articles'],
       summary: 'Create an article',
-      security,
+      operationId: 'CreateArticle',
       headers: IdempotencyHeaders,
       body: NewArticleBody,
       response: { 201: ArticleResponse, ...errors(401, 422) }
@@ -121,7 +122,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['Articles'],
       summary: 'Update an article (its author only)',
-      security,
+      operationId: 'UpdateArticle',
       params: SlugParams,
       body: UpdateArticleBody,
       response: { 200: ArticleResponse, ...errors(401, 403, 404, 422) }
@@ -140,7 +141,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['Articles'],
       summary: 'Delete an article (its author only), with its comments and favorites',
-      security,
+      operationId: 'DeleteArticle',
       params: SlugParams,
       response: { 204: Type.Null({ description: 'Deleted' }), ...errors(401, 403, 404, 422) }
     }
@@ -150,17 +151,17 @@ const articles: FastifyPluginAsyncTypebox = async app => {
     return reply.code(204).send(null)
   })
 
-  const favoriteSchema = (summary: string) => ({
+  const favoriteSchema = (summary: string, operationId: string) => ({
     tags: ['Favorites'],
     summary,
-    security,
+    operationId,
     params: SlugParams,
     response: { 200: ArticleResponse, ...errors(401, 404, 422) }
   })
 
   app.post('/articles/:slug/favorite', {
     onRequest: app.auth.required,
-    schema: { ...favoriteSchema('Favorite an article'), headers: IdempotencyHeaders }
+    schema: { ...favoriteSchema('Favorite an article', 'CreateArticleFavorite'), headers: IdempotencyHeaders }
   }, async request => {
     const row = await find(request.params.slug)
     await articles.favorite(request.userId as number, row.id)
@@ -169,7 +170,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
 
   app.delete('/articles/:slug/favorite', {
     onRequest: app.auth.required,
-    schema: favoriteSchema('Unfavorite an article')
+    schema: favoriteSchema('Unfavorite an article', 'DeleteArticleFavorite')
   }, async request => {
     const row = await find(request.params.slug)
     await articles.unfavorite(request.userId as number, row.id)

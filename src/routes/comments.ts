@@ -9,7 +9,6 @@ import { IdempotencyHeaders } from '../schemas/idempotency.js'
 import { ref } from '../schemas/ref.js'
 
 const tags = ['Comments']
-const security = [{ Token: [] }]
 
 const comments: FastifyPluginAsyncTypebox = async app => {
   const { articles, comments, relations } = app.repos
@@ -25,6 +24,7 @@ const comments: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags,
       summary: "An article's comments, newest first",
+      operationId: 'GetArticleComments',
       params: SlugParams,
       response: { 200: Type.Object({ comments: Type.Array(ref(Comment)) }), ...errors(401, 404, 422) }
     }
@@ -39,7 +39,7 @@ const comments: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags,
       summary: 'Comment on an article',
-      security,
+      operationId: 'CreateArticleComment',
       params: SlugParams,
       headers: IdempotencyHeaders,
       body: NewCommentBody,
@@ -68,7 +68,7 @@ const comments: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags,
       summary: 'Delete a comment (its author only)',
-      security,
+      operationId: 'DeleteArticleComment',
       params: CommentParams,
       response: { 204: Type.Null({ description: 'Deleted' }), ...errors(401, 403, 404, 422) }
     }

@@ -24,6 +24,7 @@ const profiles: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags,
       summary: 'Get a profile',
+      operationId: 'GetProfileByUsername',
       params: UsernameParams,
       response: { 200: ProfileResponse, ...errors(401, 404, 422) }
     }
@@ -33,10 +34,10 @@ const profiles: FastifyPluginAsyncTypebox = async app => {
     return { profile: toProfile(profile, viewer.following.has(profile.id)) }
   })
 
-  const followSchema = (summary: string) => ({
+  const followSchema = (summary: string, operationId: string) => ({
     tags,
     summary,
-    security: [{ Token: [] }],
+    operationId,
     params: UsernameParams,
     response: { 200: ProfileResponse, ...errors(401, 404, 422) }
   })
@@ -50,12 +51,12 @@ const profiles: FastifyPluginAsyncTypebox = async app => {
 
   app.post('/profiles/:username/follow', {
     onRequest: app.auth.required,
-    schema: { ...followSchema('Follow a user'), headers: IdempotencyHeaders }
+    schema: { ...followSchema('Follow a user', 'FollowUserByUsername'), headers: IdempotencyHeaders }
   }, async request => setFollowing(request.params.username, request.userId as number, true))
 
   app.delete('/profiles/:username/follow', {
     onRequest: app.auth.required,
-    schema: followSchema('Unfollow a user')
+    schema: followSchema('Unfollow a user', 'UnfollowUserByUsername')
   }, async request => setFollowing(request.params.username, request.userId as number, false))
 }
 

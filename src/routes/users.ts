@@ -28,6 +28,7 @@ const users: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['User and Authentication'],
       summary: 'Register a new user',
+      operationId: 'CreateUser',
       headers: IdempotencyHeaders,
       body: NewUserBody,
       response: { 201: UserResponse, ...errors(422) }
@@ -55,6 +56,7 @@ const users: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['User and Authentication'],
       summary: 'Existing user login',
+      operationId: 'Login',
       headers: IdempotencyHeaders,
       body: LoginBody,
       response: { 200: UserResponse, ...errors(401, 422) }
@@ -72,7 +74,7 @@ const users: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['User and Authentication'],
       summary: 'Get current user',
-      security: [{ Token: [] }],
+      operationId: 'GetCurrentUser',
       response: { 200: UserResponse, ...errors(401) }
     }
   }, async request => present(request.user as UserRow))
@@ -82,7 +84,7 @@ const users: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags: ['User and Authentication'],
       summary: 'Update current user',
-      security: [{ Token: [] }],
+      operationId: 'UpdateCurrentUser',
       body: UpdateUserBody,
       response: { 200: UserResponse, ...errors(401, 422) }
     }

@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { ARTICLE, ARTICLE_LIST_ITEM, NEW_ARTICLE, UPDATE_ARTICLE } from './examples.js'
 import { Profile } from './profile.js'
 import { ref } from './ref.js'
 
@@ -18,10 +19,10 @@ const articleFields = {
   author: ref(Profile)
 }
 
-export const Article = Type.Object({ ...articleFields, body: Type.String() }, { $id: 'Article' })
+export const Article = Type.Object({ ...articleFields, body: Type.String() }, { $id: 'Article', examples: [ARTICLE] })
 
 /** List items carry no body (API v1.1.0). */
-export const ArticleListItem = Type.Object(articleFields, { $id: 'ArticleListItem' })
+export const ArticleListItem = Type.Object(articleFields, { $id: 'ArticleListItem', examples: [ARTICLE_LIST_ITEM] })
 
 export const MultipleArticles = Type.Object({
   articles: Type.Array(ref(ArticleListItem)),
@@ -51,7 +52,7 @@ export const NewArticleBody = Type.Object({
     body: Text(100000),
     tagList: Type.Optional(Type.Union([TagList, Type.Null()]))
   })
-})
+}, { examples: [NEW_ARTICLE] })
 
 // tagList is not in the v1.1.0 UpdateArticle model, but frontends' editors send it and expect it
 // to stick; anything else (slug, author, counts, dates) is stripped by additionalProperties.
@@ -62,4 +63,4 @@ export const UpdateArticleBody = Type.Object({
     body: Type.Optional(Text(100000)),
     tagList: Type.Optional(Type.Union([TagList, Type.Null()]))
   }, { additionalProperties: false })
-})
+}, { examples: [UPDATE_ARTICLE] })

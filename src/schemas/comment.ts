@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { COMMENT, NEW_COMMENT } from './examples.js'
 import { Profile } from './profile.js'
 import { ref } from './ref.js'
 
@@ -8,11 +9,11 @@ export const Comment = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
   body: Type.String(),
   author: ref(Profile)
-}, { $id: 'Comment' })
+}, { $id: 'Comment', examples: [COMMENT] })
 
 export const NewCommentBody = Type.Object({
   comment: Type.Object({ body: Type.String({ minLength: 1, maxLength: 20000, pattern: '\\S' }) })
-})
+}, { examples: [NEW_COMMENT] })
 
 export const CommentParams = Type.Object({
   slug: Type.String({ minLength: 1, maxLength: 255 }),

@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { PROFILE } from './examples.js'
 
 export const Username = Type.String({ minLength: 1, maxLength: 40, pattern: '^[\\p{L}\\p{N}_.-]+$' })
 
@@ -7,7 +8,7 @@ export const Profile = Type.Object({
   bio: Type.String(),
   image: Type.String(),
   following: Type.Boolean()
-}, { $id: 'Profile' })
+}, { $id: 'Profile', examples: [PROFILE] })
 
 export const UsernameParams = Type.Object({
   username: Type.String({ minLength: 1, maxLength: 100 })

@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { LOGIN, NEW_USER, UPDATE_USER, USER } from './examples.js'
 import { Username } from './profile.js'
 
 const Email = Type.String({ format: 'email', maxLength: 254 })
@@ -14,18 +15,18 @@ export const User = Type.Object({
   username: Type.String(),
   bio: Type.String(),
   image: Type.String()
-}, { $id: 'User' })
+}, { $id: 'User', examples: [USER] })
 
 export const NewUserBody = Type.Object({
   user: Type.Object({ username: Username, email: Email, password: Password })
-})
+}, { examples: [NEW_USER] })
 
 export const LoginBody = Type.Object({
   user: Type.Object({
     email: Type.String({ minLength: 1, maxLength: 254 }),
     password: Type.String({ minLength: 1, maxLength: 256 })
   })
-})
+}, { examples: [LOGIN] })
 
 export const UpdateUserBody = Type.Object({
   user: Type.Object({
@@ -35,4 +36,4 @@ export const UpdateUserBody = Type.Object({
     bio: Type.Optional(Bio),
     image: Type.Optional(Image)
   }, { additionalProperties: false, minProperties: 1 })
-})
+}, { examples: [UPDATE_USER] })
