@@ -5,6 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import net from 'node:net'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -121,6 +122,65 @@ t.test('connections that go silent: 503 within the deadlines, fail fast, 200 aga
   t.ok(recoveredMs < 5000, `200 again within a few seconds of PostgreSQL being reachable (${recoveredMs} ms)`)
   t.same((await waves(server, 2, 5)).map(a => a.status), Array(10).fill(200), 'and stays so')
   checkOutageLog(t, lines, first.length + later.length)
+})
+
+/**
+ * A TCP proxy to PostgreSQL whose connections can all go silent at once and stay so, both ways
+ * (a dead network path: no FIN, no RST), while `silent` also covers connections opened meanwhile;
+ * `reachable()` lets new connections through again.
+ */
+async function silencingProxy (t: Test, databaseUrl: string) {
+  const target = new URL(databaseUrl)
+  const port = await freePort()
+  const pairs = new Set<{ client: net.Socket, upstream: net.Socket, silent: boolean }>()
+  let silent = false
+  const server = net.createServer(client => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname)
+    const pair = { client, upstream, silent }
+    pairs.add(pair)
+    client.on('data', data => { if (!pair.silent) upstream.write(data) })
+    upstream.on('data', data => { if (!pair.silent) client.write(data) })
+    for (const socket of [client, upstream]) {
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        pairs.delete(pair)
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+  })
+  await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve))
+  t.teardown(async () => {
+    for (const pair of pairs) pair.client.destroy()
+    await new Promise(resolve => server.close(resolve))
+  })
+  const url = new URL(databaseUrl)
+  url.port = String(port)
+  return {
+    url: url.toString(),
+    silence: () => {
+      silent = true
+      for (const pair of pairs) pair.silent = true
+    },
+    reachable: () => { silent = false }
+  }
+}
+
+t.test('after an outage, pooled connections that went silent are replaced, not handed out again', async t => {
+  const proxy = await silencingProxy(t, await createTestDatabase(t))
+  const { app: server, lines } = await start(t, proxy.url)
+  t.same((await waves(server, 1, 3)).map(a => a.status), [200, 200, 200], 'warm: three pooled connections')
+  proxy.silence()
+  // One request at a time: it finds out on one connection; the two others stay idle in the pool.
+  t.equal((await read(server)).status, 503, 'a request on a silent connection: 503')
+  await until(() => !server.dbHealth.up, 'the outage to be declared')
+  proxy.reachable()
+  t.ok(await recovery(server, 10000) < 5000, 'back')
+  const after = []
+  for (let i = 0; i < 4; i++) after.push(await read(server))
+  t.same(after.map(a => a.status), [200, 200, 200, 200], 'one request after another: 200')
+  t.ok(after.every(a => a.ms < QUERY_TIMEOUT_MS), `none waits out a deadline on an old connection (${after.map(a => a.ms).join(', ')} ms)`)
+  t.equal(lines.filter(l => /^PostgreSQL unavailable/.test(l.msg)).length, 1, 'one outage')
 })
 
 t.test('PostgreSQL refusing connections: 503 at once, the outage logged twice, no stack per request', async t => {
