@@ -39,6 +39,9 @@ export interface PoolGuardOptions {
   probeIntervalMs?: number
 }
 
+// Probes in flight at once at most (each ends within its connect and query timeouts).
+const MAX_PROBES = 3
+
 /** Why a connection made before the last outage is closed instead of used (it may be silently dead). */
 class StaleConnection extends Error {}
 
@@ -52,6 +55,7 @@ export function createPoolGuard ({ log, connectTimeoutMs, queryTimeoutMs, probe,
   // The last time a pooled connection did something: none in a whole connect timeout means stalled.
   let lastProgress = Date.now()
   let timer: NodeJS.Timeout | undefined
+  let probing = 0
   let closed = false
 
   function down (why: string): void {
@@ -61,30 +65,34 @@ export function createPoolGuard ({ log, connectTimeoutMs, queryTimeoutMs, probe,
     refused = 0
     outages++
     log.warn({ reason: why }, 'PostgreSQL unavailable: refusing the requests that need it until it answers again')
-    // At once: a single broken connection is not an outage, and this ends it in one round trip.
-    schedule(0)
+    // At once (a single broken connection is not an outage, and this ends it in one round trip),
+    // then every interval, even while earlier probes still wait out their timeouts: the service
+    // answers again within about an interval of PostgreSQL doing so.
+    probeOnce()
+    timer = setInterval(probeOnce, probeIntervalMs)
+    timer.unref()
   }
 
   function up (): void {
     if (downSince === undefined) return
+    clearInterval(timer)
     log.info({ downMs: Date.now() - downSince, refused, reason }, 'PostgreSQL reachable again')
     downSince = undefined
     reason = undefined
     lastProgress = Date.now()
   }
 
-  function schedule (delayMs: number): void {
-    timer = setTimeout(() => { probeOnce().catch(() => {}) }, delayMs)
-    timer.unref()
-  }
-
-  async function probeOnce (): Promise<void> {
-    const started = Date.now()
-    const failure = await probe()
-    if (closed) return
-    if (failure === undefined) return up()
-    log.debug({ reason: failure.message }, 'PostgreSQL still unavailable')
-    schedule(Math.max(0, probeIntervalMs - (Date.now() - started)))
+  function probeOnce (): void {
+    if (probing >= MAX_PROBES) return
+    probing++
+    const outage = outages
+    probe().then(failure => {
+      probing--
+      // A late answer to a probe of an earlier outage says nothing about this one.
+      if (closed || outage !== outages) return
+      if (failure === undefined) up()
+      else log.debug({ reason: failure.message }, 'PostgreSQL still unavailable')
+    }, () => { probing-- })
   }
 
   function failedToConnect (err: Error): void {
@@ -137,7 +145,7 @@ export function createPoolGuard ({ log, connectTimeoutMs, queryTimeoutMs, probe,
     },
     close () {
       closed = true
-      clearTimeout(timer)
+      clearInterval(timer)
     }
   }
 }
