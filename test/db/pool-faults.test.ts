@@ -196,6 +196,7 @@ t.test('PostgreSQL refusing connections: 503 at once, the outage logged twice, n
   t.ok(answers.every(a => a.ms < CONNECT_TIMEOUT_MS), `at once (slowest ${Math.max(...answers.map(a => a.ms))} ms)`)
   const health = server.dbHealth
   t.match(health, { up: false, downSince: Date, refused: Number }, 'app.dbHealth: down, since when, requests refused')
+  t.match(await server.metrics.metrics(), /gravity_pg_up 0/, 'metric gravity_pg_up 0')
   const ready = await server.inject({ url: '/health/ready' })
   t.equal(ready.statusCode, 503, 'readiness fails')
   t.match(ready.json(), { checks: { postgres: 'down' }, errors: { postgres: [/is unreachable since .* requests refused/] } })
