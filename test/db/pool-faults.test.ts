@@ -183,6 +183,21 @@ t.test('after an outage, pooled connections that went silent are replaced, not h
   t.equal(lines.filter(l => /^PostgreSQL unavailable/.test(l.msg)).length, 1, 'one outage')
 })
 
+t.test('a transaction on a connection that went silent fails within one deadline, and that connection is dropped', async t => {
+  const proxy = await silencingProxy(t, await createTestDatabase(t))
+  const { app: server } = await start(t, proxy.url)
+  t.same((await waves(server, 1, 3)).map(a => a.status), [200, 200, 200], 'warm: three pooled connections')
+  proxy.silence()
+  const started = Date.now()
+  const failed = await server.repos.articles.create(1, { slug: 'silent', title: 'Silent', description: '', body: '', tagList: [] })
+    .then(() => undefined, (err: Error) => err)
+  const ms = Date.now() - started
+  t.match(failed, { message: 'Query read timeout' }, 'the write fails on the deadline')
+  // A ROLLBACK on it would wait out a second deadline behind the query that got no answer.
+  t.ok(ms < QUERY_TIMEOUT_MS + 900, `within one deadline (${ms} ms), no ROLLBACK waited for`)
+  t.equal(server.pg.totalCount, 2, 'the connection is closed, not pooled again')
+})
+
 t.test('PostgreSQL refusing connections: 503 at once, the outage logged twice, no stack per request', async t => {
   const direct = new URL(await createTestDatabase(t))
   const proxy = await tcpProxy(t, Number(direct.port || 5432), direct.hostname)
