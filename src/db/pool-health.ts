@@ -1,8 +1,8 @@
 // Whether PostgreSQL answers, as the pool sees it. It goes down when a new connection cannot be
 // made, when a query gets no answer within the client's deadline, or when no pooled connection
 // comes free for a whole connect timeout; one warn line then, one info line when it is back. While
-// down every connection is refused at once (no request waits out a timeout), and one probe
-// connection a second finds out when it answers again.
+// down every connection is refused at once (no request waits out a timeout), and a probe
+// connection every second finds out when it answers again.
 import type { FastifyBaseLogger } from 'fastify'
 import { connectionFailure, DatabaseUnavailable, poolWaitTimeout } from '../errors.js'
 
