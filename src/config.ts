@@ -12,6 +12,9 @@ const ConfigSchema = Type.Object({
   HOST: Type.Optional(Type.String({ minLength: 1 })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   PG_POOL_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+  PG_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 6000 }),
+  PG_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 5000 }),
+  PG_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 3000 }),
   PG_EMBEDDED_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
   DATABASE_LISTEN_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
@@ -86,6 +89,11 @@ export function loadConfig (env?: Record<string, string | undefined>): Config {
     trustProxy = parseTrustProxy(raw.TRUST_PROXY)
   } catch (err) {
     throw new ConfigError(`TRUST_PROXY ${(err as Error).message}`)
+  }
+  // The server cancels a slow statement and the connection stays usable; the client's deadline
+  // is for a server that does not answer at all, so it must not fire first.
+  if (raw.PG_STATEMENT_TIMEOUT_MS > 0 && raw.PG_QUERY_TIMEOUT_MS <= raw.PG_STATEMENT_TIMEOUT_MS) {
+    throw new ConfigError(`PG_QUERY_TIMEOUT_MS (${raw.PG_QUERY_TIMEOUT_MS}) must be greater than PG_STATEMENT_TIMEOUT_MS (${raw.PG_STATEMENT_TIMEOUT_MS})`)
   }
   if (raw.JWT_SECRET === undefined && raw.NODE_ENV === 'production') {
     throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 characters)')

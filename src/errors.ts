@@ -50,18 +50,39 @@ const vanished: Record<string, () => Error> = {
   article_tags_article_id_fkey: () => new ArticleNotFound()
 }
 
+type DriverError = { code?: unknown, message?: string }
+
+// Socket errors of a connection that cannot be made or was lost.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'EPIPE', 'ECONNABORTED', 'ENOTFOUND', 'EAI_AGAIN'])
+// pg's own words for the same: its client-side deadline (query_timeout), a socket that ended, a
+// connect timeout (the client's and the pool's), a client already broken.
+const LOST = /^Query read timeout$|Connection terminated|^timeout expired$|is not queryable/
+
+/** The query (or connection attempt) failed because of the connection, not the SQL: that connection is done for. */
+export function connectionFailure (err: DriverError): boolean {
+  const code = typeof err.code === 'string' ? err.code : ''
+  // 08: connection exception; 57P01-03: admin or crash shutdown, cannot connect now (starting up, shutting down, recovering).
+  return NETWORK_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' ||
+    LOST.test(err.message ?? '')
+}
+
+/** pg-pool's error when no pooled connection came free within connectionTimeoutMillis. */
+export function poolWaitTimeout (err: DriverError): boolean {
+  return err.message === 'timeout exceeded when trying to connect'
+}
+
 /**
  * PostgreSQL failures that are not bugs: text it cannot store (a NUL byte in a slug, a body
- * or a query) is the client's 4xx; a database that is down or too slow is a 503, not a 500.
+ * or a query) is the client's 4xx; a database that is down, too slow (57014: statement_timeout)
+ * or out of resources (class 53: too many connections, out of memory, disk full) is a 503.
  */
-export function fromPostgres (err: { code?: unknown, message?: string }): Error | undefined {
+export function fromPostgres (err: DriverError): Error | undefined {
   const code = typeof err.code === 'string' ? err.code : ''
   if (code === '22021' || code === '22P05') return new InvalidCharacters()
   // A row referenced by a write was deleted between the route's lookup and its INSERT.
   if (code === '23503') return vanished[(err as { constraint?: string }).constraint ?? '']?.()
-  if (code.startsWith('08') || code === '57014' || code === '57P01' || code === '57P03' ||
-    code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' ||
-    /timeout exceeded when trying to connect|Connection terminated/.test(err.message ?? '')) {
+  if (code === '57014' || code.startsWith('53') || connectionFailure(err) || poolWaitTimeout(err)) {
     return new DatabaseUnavailable()
   }
   return undefined

@@ -18,7 +18,9 @@ export class RequestLogController extends LogController {
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
       userId: request.userId ?? undefined,
       // hot, redis or postgres: the slowest cache tier this request's reads touched
-      data: request.dataReads?.source
+      data: request.dataReads?.source,
+      // why a 503 that is not part of a logged outage failed (see plugins/error-handler.ts)
+      failure: request.failure ?? undefined
     }
     if (error) reply.log.error({ ...line, err: error }, 'request errored')
     else reply.log.info(line, 'request completed')

@@ -170,6 +170,18 @@ t.test('other bad values name their variable', async t => {
   }
 })
 
+t.test('PostgreSQL deadlines: the client-side query deadline must leave statement_timeout (the server) room to act', async t => {
+  t.match(loadConfig({}), { PG_QUERY_TIMEOUT_MS: 6000, PG_STATEMENT_TIMEOUT_MS: 5000, PG_CONNECT_TIMEOUT_MS: 3000 }, 'defaults')
+  t.match(loadConfig({ PG_QUERY_TIMEOUT_MS: '2000', PG_STATEMENT_TIMEOUT_MS: '0' }), { PG_QUERY_TIMEOUT_MS: 2000, PG_STATEMENT_TIMEOUT_MS: 0 },
+    'statement_timeout 0: none sent (behind a stock PgBouncer)')
+  rejects(t, { PG_QUERY_TIMEOUT_MS: '5000' }, 'PG_QUERY_TIMEOUT_MS')
+  rejects(t, { PG_QUERY_TIMEOUT_MS: '1000', PG_STATEMENT_TIMEOUT_MS: '2000' }, 'PG_QUERY_TIMEOUT_MS')
+  rejects(t, { PG_QUERY_TIMEOUT_MS: '50' }, 'PG_QUERY_TIMEOUT_MS')
+  rejects(t, { PG_STATEMENT_TIMEOUT_MS: '-1' }, 'PG_STATEMENT_TIMEOUT_MS')
+  rejects(t, { PG_CONNECT_TIMEOUT_MS: '0' }, 'PG_CONNECT_TIMEOUT_MS')
+  rejects(t, { PG_CONNECT_TIMEOUT_MS: 'soon' }, 'PG_CONNECT_TIMEOUT_MS')
+})
+
 t.test('JWT_EXPIRES_IN takes ms, s, m, h, d or a bare number', async t => {
   for (const value of ['500ms', '30s', '15m', '12h', '7d', '3600']) {
     t.equal(loadConfig({ JWT_EXPIRES_IN: value }).JWT_EXPIRES_IN, value)

@@ -37,6 +37,7 @@ t.test('Prometheus metrics on their own listener', async t => {
   t.match(text, /gravity_cache_invalidations_total\{cache="\w+"\} [1-9]/)
   t.match(text, /gravity_pg_pool_connections\{state="total"\} [1-9]/)
   t.match(text, /gravity_pg_pool_waiting 0/)
+  t.match(text, /gravity_pg_up 1/)
   t.match(text, /gravity_change_listener_up 1/)
   t.match(text, /gravity_peers 0/)
   // createArticle (a write) waited for its barrier, and its change notification was applied.

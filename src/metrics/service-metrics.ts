@@ -72,6 +72,8 @@ export function registerServiceMetrics (app: FastifyInstance, registry: Registry
     () => [[{ state: 'total' }, pg.totalCount], [{ state: 'idle' }, pg.idleCount]])
   gauge(registry, 'gravity_pg_pool_max', 'pg pool size limit (PG_POOL_MAX)', [], () => [[{}, config.PG_POOL_MAX]])
   gauge(registry, 'gravity_pg_pool_waiting', 'queries waiting for a pg pool connection', [], () => [[{}, pg.waitingCount]])
+  gauge(registry, 'gravity_pg_up', '1 while PostgreSQL answers; 0 while requests that need it are refused (see db/pool-health.ts)', [],
+    () => [[{}, app.dbHealth.up ? 1 : 0]])
 
   const cache = app.cache
   if (cache === null) return

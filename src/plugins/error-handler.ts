@@ -1,7 +1,14 @@
 import type { FastifyError, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
-import { errorField, fromPostgres, RouteNotFound } from '../errors.js'
+import { DatabaseUnavailable, errorField, fromPostgres, RouteNotFound } from '../errors.js'
 import { HTTP_URL_PATTERN } from '../schemas/user.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Why a request answered 5xx without being a bug (a PostgreSQL failure), for its log line. */
+    failure: string | null
+  }
+}
 
 type Errors = Record<string, string[]>
 
@@ -54,6 +61,7 @@ function clientErrors (error: FastifyError, status: number): Errors {
 }
 
 export default fp(async app => {
+  app.decorateRequest('failure', null)
   app.setErrorHandler((thrown: FastifyError, request, reply) => {
     if (thrown.validation) {
       return reply.code(422).send({ errors: validationErrors(thrown) })
@@ -62,6 +70,16 @@ export default fp(async app => {
     const status = error.statusCode ?? 500
     if (status >= 400 && status < 500) {
       return reply.code(status).send({ errors: clientErrors(error, status) })
+    }
+    if (error instanceof DatabaseUnavailable) {
+      // A dependency that is down is not a bug: no stack, no line of its own. An outage is
+      // logged when it starts and when it ends (with the count of refused requests); the
+      // request's own line says 503, and why when it is not part of an outage.
+      if (!app.dbHealth.refuse()) {
+        const { message, code } = thrown as { message: string, code?: string }
+        request.failure = code === undefined ? message : `${message} (${code})`
+      }
+      return reply.code(503).header('retry-after', '2').send({ errors: { database: [error.message] } })
     }
     request.log.error({ err: thrown }, 'request failed')
     const field = errorField(error.code)

@@ -48,16 +48,24 @@ export default fp(async app => {
       changes: cache === null ? 'off' : cache.listener.ready ? 'ok' : 'degraded'
     }
     const errors: Record<string, string[]> = {}
-    try {
-      const applied = await migrations()
-      if (applied < LATEST_MIGRATION) {
-        checks.migrations = 'down'
-        errors.migrations = [`are not applied (database at ${applied}, this build needs ${LATEST_MIGRATION})`]
-      }
-    } catch (err) {
+    const health = app.dbHealth
+    if (health.downSince !== undefined) {
+      // Known from the pool's own state (it probes every second): no query to wait on.
       checks.postgres = 'down'
       checks.migrations = 'down'
-      errors.postgres = [`is unreachable: ${(err as Error).message}`]
+      errors.postgres = [`is unreachable since ${health.downSince.toISOString()} (${health.reason ?? 'unknown'}); ${health.refused} requests refused`]
+    } else {
+      try {
+        const applied = await migrations()
+        if (applied < LATEST_MIGRATION) {
+          checks.migrations = 'down'
+          errors.migrations = [`are not applied (database at ${applied}, this build needs ${LATEST_MIGRATION})`]
+        }
+      } catch (err) {
+        checks.postgres = 'down'
+        checks.migrations = 'down'
+        errors.postgres = [`is unreachable: ${(err as Error).message}`]
+      }
     }
     if (app.draining.active) return { status: 'draining', checks, errors: { ...errors, server: ['is shutting down'] } }
     if (Object.keys(errors).length > 0) return { status: 'unready', checks, errors }

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg'
+import { connectionFailure } from '../errors.js'
 import { recordValues, type IdempotencyRecord } from './idempotency.js'
 
 export interface ArticleRow {
@@ -90,16 +91,21 @@ async function replaceTags (client: PoolClient, articleId: number, tagList: stri
 export function articlesRepository (pg: Pool) {
   async function transaction<T> (work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await pg.connect()
+    // An error passed to release() drops the connection instead of pooling it again.
+    let broken: Error | undefined
     try {
       await client.query('BEGIN')
       const result = await work(client)
       await client.query('COMMIT')
       return result
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
+      // A connection past its deadline or lost is dropped (the server rolls back when it goes):
+      // a ROLLBACK on it would only wait out another deadline.
+      if (connectionFailure(err as Error)) broken = err as Error
+      else broken = await client.query('ROLLBACK').then(() => undefined, (rollback: Error) => rollback)
       throw err
     } finally {
-      client.release()
+      client.release(broken)
     }
   }
 
