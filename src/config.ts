@@ -15,6 +15,7 @@ const ConfigSchema = Type.Object({
   PG_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 6000 }),
   PG_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 5000 }),
   PG_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 3000 }),
+  SLOW_QUERY_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 500 }),
   PG_EMBEDDED_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
   DATABASE_LISTEN_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),

@@ -5,6 +5,7 @@
 import pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import { createPoolGuard, type PoolGuard } from './pool-health.js'
+import { watchSlowQueries } from './slow-queries.js'
 
 export interface PoolOptions {
   connectionString: string
@@ -16,6 +17,8 @@ export interface PoolOptions {
   statementTimeoutMs: number
   /** Deadline to open a connection, or to get one from the pool. */
   connectTimeoutMs: number
+  /** Queries at least this slow are logged (warn); 0: none. */
+  slowQueryMs?: number
 }
 
 type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void
@@ -42,7 +45,7 @@ class GuardedPool extends pg.Pool {
 export interface GuardedPoolAndHealth { pool: pg.Pool, health: PoolGuard }
 
 export function createPool (options: PoolOptions): GuardedPoolAndHealth {
-  const { connectionString, max, log, queryTimeoutMs, statementTimeoutMs, connectTimeoutMs } = options
+  const { connectionString, max, log, queryTimeoutMs, statementTimeoutMs, connectTimeoutMs, slowQueryMs = 0 } = options
   const config: pg.PoolConfig = {
     connectionString,
     max,
@@ -73,7 +76,10 @@ export function createPool (options: PoolOptions): GuardedPoolAndHealth {
 
   const health = createPoolGuard({ log, connectTimeoutMs, queryTimeoutMs, probe })
   const pool = new GuardedPool(config, health)
-  pool.on('connect', client => health.connected(client))
+  pool.on('connect', client => {
+    health.connected(client)
+    watchSlowQueries(client, slowQueryMs, log)
+  })
   pool.on('release', (err: Error | null | undefined) => health.released(err))
   // An idle client's error (server restart, network cut) is emitted on the pool; unhandled, it
   // would crash the process. The pool drops that client and the next query opens a new one: if

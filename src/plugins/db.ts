@@ -13,7 +13,7 @@ declare module 'fastify' {
 }
 
 export default fp(async app => {
-  const { DATABASE_URL, PG_POOL_MAX, PG_QUERY_TIMEOUT_MS, PG_STATEMENT_TIMEOUT_MS, PG_CONNECT_TIMEOUT_MS, MIGRATE_ON_START } = app.config
+  const { DATABASE_URL, PG_POOL_MAX, PG_QUERY_TIMEOUT_MS, PG_STATEMENT_TIMEOUT_MS, PG_CONNECT_TIMEOUT_MS, SLOW_QUERY_MS, MIGRATE_ON_START } = app.config
   if (MIGRATE_ON_START === 'on') {
     const applied = await runMigrations(DATABASE_URL)
     if (applied.length > 0) app.log.info({ applied }, 'database migrated')
@@ -25,7 +25,8 @@ export default fp(async app => {
     log: app.log,
     queryTimeoutMs: PG_QUERY_TIMEOUT_MS,
     statementTimeoutMs: PG_STATEMENT_TIMEOUT_MS,
-    connectTimeoutMs: PG_CONNECT_TIMEOUT_MS
+    connectTimeoutMs: PG_CONNECT_TIMEOUT_MS,
+    slowQueryMs: SLOW_QUERY_MS
   })
   app.decorate('pg', pool)
   app.decorate('dbHealth', health)

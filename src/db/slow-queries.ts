@@ -1,0 +1,40 @@
+// Slow queries, for on-call: each one slower than a threshold is logged at warn with its name (or
+// the head of its SQL text, which holds no values: queries are parameterised) and its duration,
+// never its parameters.
+import type pg from 'pg'
+import type { FastifyBaseLogger } from 'fastify'
+
+const TEXT_HEAD = 120
+
+type QueryArg = string | { text?: string, name?: string } | undefined
+
+function nameOf (query: QueryArg): string {
+  if (typeof query === 'object' && query !== null && typeof query.name === 'string') return query.name
+  const text = typeof query === 'string' ? query : query?.text ?? '?'
+  return text.replace(/\s+/g, ' ').trim().slice(0, TEXT_HEAD)
+}
+
+/** Times every query of this connection (pool connections, as the pool opens them). */
+export function watchSlowQueries (client: pg.PoolClient, thresholdMs: number, log: FastifyBaseLogger): void {
+  if (thresholdMs <= 0) return
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  client.query = ((...args: unknown[]) => {
+    const started = performance.now()
+    const done = () => {
+      const durationMs = Math.round(performance.now() - started)
+      if (durationMs >= thresholdMs) log.warn({ query: nameOf(args[0] as QueryArg), durationMs, thresholdMs }, 'slow query')
+    }
+    // Both of pg's forms: a callback (what pool.query uses) or a promise.
+    const last = args.length - 1
+    const callback = args[last]
+    if (typeof callback === 'function') {
+      args[last] = (...results: unknown[]) => {
+        done()
+        return (callback as (...r: unknown[]) => unknown)(...results)
+      }
+    }
+    const result = query(...args)
+    if (result instanceof Promise) result.then(done, done)
+    return result
+  }) as typeof client.query
+}
