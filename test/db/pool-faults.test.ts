@@ -94,7 +94,8 @@ function checkOutageLog (t: Test, lines: LogLine[], answered503: number) {
 }
 
 t.test('connections that go silent: 503 within the deadlines, fail fast, 200 again once PostgreSQL is reachable', async t => {
-  const direct = new URL(await createTestDatabase(t))
+  // A PostgreSQL of the test's own, behind a proxy the test controls.
+  const direct = new URL((await ownPostgres(t)).url)
   const proxy = await tcpProxy(t, Number(direct.port || 5432), direct.hostname)
   const proxied = new URL(direct)
   proxied.port = String(proxy.port)
