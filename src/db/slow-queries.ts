@@ -1,6 +1,7 @@
-// Slow queries, for on-call: each one slower than a threshold is logged at warn with its name (or
-// the head of its SQL text, which holds no values: queries are parameterised) and its duration,
-// never its parameters.
+// Slow queries, for on-call: each one that answered slower than a threshold is logged at warn
+// with its name (or the head of its SQL text, which holds no values: queries are parameterised)
+// and its duration, never its parameters. A query that failed (a deadline, a lost connection) is
+// the outage's to report (pool-health.ts), not one slow line per query in flight.
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 
@@ -20,7 +21,8 @@ export function watchSlowQueries (client: pg.PoolClient, thresholdMs: number, lo
   const query = client.query.bind(client) as (...args: unknown[]) => unknown
   client.query = ((...args: unknown[]) => {
     const started = performance.now()
-    const done = () => {
+    const done = (err?: unknown) => {
+      if (err !== undefined && err !== null) return
       const durationMs = Math.round(performance.now() - started)
       if (durationMs >= thresholdMs) log.warn({ query: nameOf(args[0] as QueryArg), durationMs, thresholdMs }, 'slow query')
     }
@@ -29,12 +31,12 @@ export function watchSlowQueries (client: pg.PoolClient, thresholdMs: number, lo
     const callback = args[last]
     if (typeof callback === 'function') {
       args[last] = (...results: unknown[]) => {
-        done()
+        done(results[0])
         return (callback as (...r: unknown[]) => unknown)(...results)
       }
     }
     const result = query(...args)
-    if (result instanceof Promise) result.then(done, done)
+    if (result instanceof Promise) result.then(() => done(), () => {})
     return result
   }) as typeof client.query
 }
