@@ -1,0 +1,56 @@
+import { performance } from 'node:perf_hooks'
+import t from 'tap'
+import { buildInstance, cacheOf, ownRedis, redisPrefix, tcpProxy, until } from './cache-helper.js'
+
+// A stall of this process (a long synchronous task, or a loaded machine not giving it the CPU)
+// is not a failure of what it waits for: a reply that arrived during the stall is not a timeout,
+// so a healthy Redis stays in use and a live instance is not dropped (src/lib/deadline.ts). What
+// really does not answer still times out.
+
+const prefix = redisPrefix(t)
+
+/** Holds this process's event loop for `ms`, as a long synchronous task would. */
+function stall (ms: number): void {
+  const end = performance.now() + ms
+  while (performance.now() < end) { /* busy */ }
+}
+
+t.test('Redis answering while this process is stalled past the command timeout stays in use', async t => {
+  const own = await ownRedis(t)
+  const a = await buildInstance(t, { REDIS_URL: own.url, REDIS_PREFIX: prefix.next(), REDIS_COMMAND_TIMEOUT_MS: '50' })
+  const { cache, redis } = cacheOf(a)
+  if (redis === undefined) throw new Error('no Redis')
+  await until(() => redis.available, 'Redis to be in use')
+  let reconnections = 0
+  redis.client.on('ready', () => { reconnections++ })
+
+  for (let i = 0; i < 5; i++) {
+    // The invalidation is on the wire; its reply arrives while the loop is held 4x the timeout.
+    const invalidating = cache.invalidate([`article:${i}`, `user:${i}`])
+    stall(200)
+    t.equal(await invalidating, true, `invalidation ${i}: confirmed by Redis although the loop looked only after 200 ms`)
+  }
+  const reading = redis.read(['nothing:1', 'nothing:2'], 'nothing#kind')
+  stall(200)
+  t.not(await reading, undefined, 'a read answered during a stall is a read, not a Redis error')
+  t.ok(redis.available, 'Redis still in use')
+  t.ok(cache.upToDate(), 'no invalidation waits to be replayed')
+  t.equal(reconnections, 0, 'the connection was never dropped')
+})
+
+t.test('Redis that really does not answer is still taken out of use, stalled or not', async t => {
+  const own = await ownRedis(t)
+  const proxy = await tcpProxy(t, own.port)
+  const a = await buildInstance(t, { REDIS_URL: proxy.url, REDIS_PREFIX: prefix.next(), REDIS_COMMAND_TIMEOUT_MS: '50' })
+  const { cache, redis } = cacheOf(a)
+  if (redis === undefined) throw new Error('no Redis')
+  await until(() => redis.available, 'Redis to be in use')
+  // From the first invalidation on, nothing reaches Redis (a hung server, a silent network).
+  proxy.state.onClientData = chunk => /EVAL/i.test(chunk) ? new Promise<boolean>(() => {}) : undefined
+
+  const invalidating = cache.invalidate(['article:1'])
+  stall(200)
+  t.equal(await invalidating, false, 'the invalidation was not confirmed')
+  t.notOk(redis.available, 'Redis is out of use until the missed invalidation is replayed')
+  t.notOk(cache.upToDate(), 'the invalidation waits to be replayed')
+})
