@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import t from 'tap'
-import { buildInstance, cacheOf, ownRedis, redisPrefix, tcpProxy, until } from './cache-helper.js'
+import { buildInstance, cacheOf, ownRedis, redisPrefix, seed, tcpProxy, until, write } from './cache-helper.js'
+import type { TestUser } from '../helper.js'
 
 // A stall of this process (a long synchronous task, or a loaded machine not giving it the CPU)
 // is not a failure of what it waits for: a reply that arrived during the stall is not a timeout,
@@ -53,4 +54,34 @@ t.test('Redis that really does not answer is still taken out of use, stalled or 
   t.equal(await invalidating, false, 'the invalidation was not confirmed')
   t.notOk(redis.available, 'Redis is out of use until the missed invalidation is replayed')
   t.notOk(cache.upToDate(), 'the invalidation waits to be replayed')
+})
+
+t.test('an instance whose acknowledgement arrived while this process was stalled is not dropped', async t => {
+  const env = { CACHE_PEER_TIMEOUT_MS: '100' }
+  const a = await buildInstance(t, env)
+  const b = await buildInstance(t, env, { databaseUrl: a.databaseUrl })
+  await until(() => cacheOf(a).peers.others().includes(cacheOf(b).peers.id), 'A to know B')
+  const { users, slugs } = await seed(a.app, 's')
+  const [jake] = users as [TestUser]
+  const url = `/api/articles/${slugs[0] as string}`
+  // B and A share this process: hold the loop right after B has sent its acknowledgement, so it
+  // reaches A's socket while A cannot read it, and A's deadline passes meanwhile.
+  const listener = cacheOf(b).listener
+  const notify = listener.notify.bind(listener)
+  let stalls = 0
+  listener.notify = async (channel, payload) => {
+    const sent = notify(channel, payload)
+    if (payload.includes('"ack"')) {
+      stalls++
+      stall(300)
+    }
+    return sent
+  }
+  const before = cacheOf(a).peers.timeouts
+  for (let i = 0; i < 3; i++) {
+    await write(a.app, 'PUT', url, jake, { article: { body: `Stalled ${i}` } })
+  }
+  t.ok(stalls >= 3, `B acknowledged each write, then the process stalled 300 ms (${stalls} stalls)`)
+  t.equal(cacheOf(a).peers.timeouts, before, 'no write counted B as not answering')
+  t.same(cacheOf(a).peers.others(), [cacheOf(b).peers.id], 'A still waits for B')
 })
