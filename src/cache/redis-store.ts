@@ -157,7 +157,8 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
 
     async close (): Promise<void> {
       closing = true
-      await client.quit().catch(() => client.disconnect())
+      // Bounded like every command: a hung Redis does not hold up the shutdown.
+      await timed(client.quit()).catch(() => client.disconnect())
     },
 
     client

@@ -56,6 +56,20 @@ t.test('Redis that really does not answer is still taken out of use, stalled or 
   t.notOk(cache.upToDate(), 'the invalidation waits to be replayed')
 })
 
+t.test('a service whose Redis hangs still shuts down', async t => {
+  const own = await ownRedis(t)
+  const proxy = await tcpProxy(t, own.port)
+  const a = await buildInstance(t, { REDIS_URL: proxy.url, REDIS_PREFIX: prefix.next(), REDIS_COMMAND_TIMEOUT_MS: '50' })
+  const { redis } = cacheOf(a)
+  if (redis === undefined) throw new Error('no Redis')
+  await until(() => redis.available, 'Redis to be in use')
+  proxy.state.onClientData = () => new Promise<boolean>(() => {})
+  t.equal(await redis.read(['nothing:1'], 'nothing#kind'), undefined, 'a read times out (a miss)')
+  const closing = Date.now()
+  await a.app.close()
+  t.ok(Date.now() - closing < 3000, `the service closed in ${Date.now() - closing} ms (QUIT is bounded like every command)`)
+})
+
 t.test('an instance whose acknowledgement arrived while this process was stalled is not dropped', async t => {
   const env = { CACHE_PEER_TIMEOUT_MS: '100' }
   const a = await buildInstance(t, env)
