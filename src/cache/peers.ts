@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { deadline } from '../lib/deadline.js'
 
 /**
  * Instances of the service on one database tell each other, over PostgreSQL notifications on this
@@ -18,7 +20,12 @@ import { randomUUID } from 'node:crypto'
  *   {"barrier":"<instance>:<seq>"} sent after a write committed
  *   {"ack":"<instance>:<seq>","from":"<instance>"}  every change received before that barrier is applied
  *
- * An instance that went away without a bye is dropped when it first fails to confirm a write.
+ * An instance that went away without a bye is dropped when it first fails to confirm a write, and
+ * is not waited for again until it is heard from, whatever pg_stat_activity still lists (a crashed
+ * instance's backend can linger). Membership is rebuilt, not added to, each time this instance
+ * (re)joins: an instance that left while this one was not listening (its bye unheard) is gone.
+ * Deadlines are judged only after this process has read its sockets (lib/deadline.ts): an ack that
+ * arrived while this process was stalled is not a silent instance.
  */
 export const PEERS_CHANNEL = 'gravity_peers'
 
@@ -78,12 +85,37 @@ interface Barrier {
 
 interface Message { hello?: string, n?: number, bye?: string, barrier?: string, ack?: string, from?: string }
 
+/** Remembers at most `max` ids (the oldest forgotten first): instance ids are never reused. */
+function boundedSet (max: number) {
+  const ids = new Set<string>()
+  return {
+    has: (id: string) => ids.has(id),
+    add (id: string): void {
+      ids.delete(id)
+      ids.add(id)
+      if (ids.size > max) ids.delete(ids.values().next().value as string)
+    },
+    delete: (id: string) => ids.delete(id)
+  }
+}
+
+/** What became of one barrier for a write waiting on it. */
+type Outcome = 'done' | 'restarted'
+
 export function createPeers (options: PeersOptions) {
   const { send, log } = options
   const retryMs = options.retryMs ?? 1000
   const ownTimeoutMs = Math.max(options.ownTimeoutMs ?? Math.max(1000, 4 * options.timeoutMs), options.timeoutMs)
   const self = randomUUID()
   const members = new Set<string>()
+  // Instances that said bye: a late message of theirs (an ack posted just after the bye) or their
+  // backend still listed by pg_stat_activity never makes them members again.
+  const left = boundedSet(1000)
+  // Instances dropped for not confirming a write in time: not waited for again, rediscovered or
+  // not, until a message of theirs shows them live.
+  const silent = boundedSet(1000)
+  // Heard from since LISTEN last (re)started, before joining: live on this session.
+  let heardNow = new Set<string>()
   const barriers = new Map<string, Barrier>()
   let next: Barrier | undefined // not sent yet: writes that commit now join it
   let sending = false
@@ -92,11 +124,17 @@ export function createPeers (options: PeersOptions) {
   let joined = false // this instance's hello of the current connection came back
   let joinedWaiters: Array<() => void> = []
   let closed = false
+  // Resolved when LISTEN restarts: a barrier sent on the previous session may never come back,
+  // nor the acks sent while this instance was not listening. Its writes then use a new barrier.
+  let restarted!: () => void
+  let sessionEnded = new Promise<void>(resolve => { restarted = resolve })
 
   const post = (message: Message) => send(JSON.stringify(message))
   let timeouts = 0
   function heard (id: string): void {
-    if (id === self) return
+    if (id === self || left.has(id)) return
+    heardNow.add(id)
+    silent.delete(id)
     if (!members.has(id)) log.info({ instance: id }, 'another instance of the service is live on this database')
     members.add(id)
   }
@@ -119,7 +157,16 @@ export function createPeers (options: PeersOptions) {
   async function join (n: number): Promise<void> {
     const found = await options.discover()
     if (n !== connection || joined) return
-    for (const id of found) heard(id)
+    // Rebuilt from what is live now: the members of before this session may have left unheard.
+    const live = new Set([...found, ...heardNow].filter(id => id !== self && !left.has(id) && !silent.has(id)))
+    for (const id of members) {
+      if (!live.has(id)) log.info({ instance: id }, 'another instance of the service is gone (its LISTEN session is)')
+    }
+    for (const id of live) {
+      if (!members.has(id)) log.info({ instance: id }, 'another instance of the service is live on this database')
+    }
+    members.clear()
+    for (const id of live) members.add(id)
     joined = true
     for (const resolve of joinedWaiters) resolve()
     joinedWaiters = []
@@ -165,6 +212,8 @@ export function createPeers (options: PeersOptions) {
   }
 
   function onBarrier (id: string): void {
+    // One of ours that no write waits for any more (sent on a session since restarted).
+    if (id.startsWith(`${self}:`) && !barriers.has(id)) return
     const own = barriers.get(id)
     if (own !== undefined) {
       own.members = new Set(members)
@@ -177,9 +226,66 @@ export function createPeers (options: PeersOptions) {
       }).catch(() => {})
       return
     }
+    // Not after the bye: the others would take this instance for live again.
     options.applied()
-      .then(() => post({ ack: id, from: self }))
+      .then(() => closed ? undefined : post({ ack: id, from: self }))
       .catch(err => log.warn({ err }, 'could not confirm a write of another instance'))
+  }
+
+  /** Resolves at the next join (not a current one: `joined` is not reset when a session is lost), or after `ms`. */
+  async function nextJoin (ms: number): Promise<void> {
+    if (ms <= 0) return
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>(resolve => {
+      joinedWaiters.push(resolve)
+      timer = setTimeout(resolve, ms)
+    })
+    clearTimeout(timer)
+  }
+
+  /** Waits for a barrier sent on LISTEN session `conn`, and acts (once) on its timeout or failure. */
+  async function awaitBarrier (barrier: Barrier, conn: number): Promise<Outcome> {
+    const ended = sessionEnded
+    const race = async (events: Array<Promise<void>>, ms: number) => {
+      const { passed, cancel } = deadline(ms)
+      try {
+        await Promise.race([...events, ended, passed])
+      } finally {
+        cancel()
+      }
+    }
+    // Whatever happened on a session that has since restarted says nothing about the new one:
+    // neither a timeout of the others nor a reason to restart it.
+    const gone = () => conn !== connection || !options.listening()
+    await race([barrier.confirmed, barrier.failed], options.timeoutMs)
+    if (barrier.settled) return 'done'
+    if (gone()) return 'restarted'
+    if (!barrier.applied && barrier.failure === undefined) {
+      await race([barrier.ownApplied, barrier.failed], ownTimeoutMs - options.timeoutMs)
+      if (barrier.settled) return 'done'
+      if (gone()) return 'restarted'
+    }
+    if (barrier.handled) return barrier.failure === undefined ? 'done' : 'restarted'
+    barrier.handled = true
+    if (!barrier.applied) {
+      const reason = barrier.failure === undefined
+        ? `a write's own barrier did not come back within ${ownTimeoutMs} ms`
+        : `a write's barrier could not be sent: ${barrier.failure.message}`
+      log.warn({ err: barrier.failure, ownTimeoutMs }, 'this instance\'s change notifications are not arriving; restarting LISTEN (cache unused until it is back)')
+      options.restartListening(reason)
+      // A barrier that could not be sent is sent again on the new session; one that did not come
+      // back took ownTimeoutMs already.
+      return barrier.failure === undefined ? 'done' : 'restarted'
+    }
+    timeouts++
+    const missing = [...barrier.members ?? []].filter(m => !barrier.acks.has(m))
+    for (const m of missing) {
+      members.delete(m)
+      silent.add(m)
+    }
+    log.warn({ missing, timeoutMs: options.timeoutMs },
+      'other instances did not confirm a write in time; not waiting for them until they are heard from again')
+    return 'done'
   }
 
   return {
@@ -199,6 +305,9 @@ export function createPeers (options: PeersOptions) {
     listening (): void {
       connection++
       joined = false
+      heardNow = new Set()
+      restarted()
+      sessionEnded = new Promise<void>(resolve => { restarted = resolve })
       hello()
     },
 
@@ -228,6 +337,8 @@ export function createPeers (options: PeersOptions) {
           join(connection).catch(err => log.warn({ err }, 'could not list the other instances; retrying'))
         }
       } else if (typeof message.bye === 'string') {
+        left.add(message.bye)
+        silent.delete(message.bye)
         if (members.delete(message.bye)) log.info({ instance: message.bye }, 'another instance of the service left')
         for (const barrier of barriers.values()) {
           barrier.members?.delete(message.bye)
@@ -254,36 +365,30 @@ export function createPeers (options: PeersOptions) {
      * not used until it is back and flushed), so nothing stale is served after the write returns.
      */
     async settle (): Promise<void> {
-      if (closed || !options.listening()) return
-      const barrier = next ?? (next = newBarrier())
-      barrier.waiters++
-      sendNext()
-      const timers: NodeJS.Timeout[] = []
-      const after = (ms: number) => new Promise<void>(resolve => { timers.push(setTimeout(resolve, ms)) })
-      try {
-        await Promise.race([barrier.confirmed, barrier.failed, after(options.timeoutMs)])
-        if (!barrier.settled && !barrier.applied && barrier.failure === undefined) {
-          await Promise.race([barrier.ownApplied, barrier.failed, after(ownTimeoutMs - options.timeoutMs)])
+      // A write waits for one barrier per LISTEN session: if the session restarts meanwhile, its
+      // barrier (or the acks to it) may be lost with it, so the write goes on with a barrier on the
+      // new session once this instance has rejoined; none is begun past ownTimeoutMs.
+      const giveUpAt = performance.now() + ownTimeoutMs
+      for (let round = 0; ; round++) {
+        if (closed) return
+        if (!joined || !options.listening()) {
+          // Not listening when the write committed: the cache is bypassed until LISTEN is back and
+          // flushed, and there is no session to confirm it on.
+          if (round === 0 && !options.listening()) return
+          await nextJoin(giveUpAt - performance.now())
+          if (closed || !joined || !options.listening()) return
         }
-      } finally {
-        for (const timer of timers) clearTimeout(timer)
-        if (--barrier.waiters === 0) barriers.delete(barrier.id)
+        const barrier = next ?? (next = newBarrier())
+        barrier.waiters++
+        sendNext()
+        let outcome: Outcome
+        try {
+          outcome = await awaitBarrier(barrier, connection)
+        } finally {
+          if (--barrier.waiters === 0) barriers.delete(barrier.id)
+        }
+        if (outcome === 'done' || performance.now() >= giveUpAt) return
       }
-      if (barrier.settled || barrier.handled) return
-      barrier.handled = true
-      if (!barrier.applied) {
-        const reason = barrier.failure === undefined
-          ? `a write's own barrier did not come back within ${ownTimeoutMs} ms`
-          : `a write's barrier could not be sent: ${barrier.failure.message}`
-        log.warn({ err: barrier.failure, ownTimeoutMs }, 'this instance\'s change notifications are not arriving; restarting LISTEN (cache unused until it is back)')
-        options.restartListening(reason)
-        return
-      }
-      timeouts++
-      const missing = [...barrier.members ?? []].filter(m => !barrier.acks.has(m))
-      for (const m of missing) members.delete(m)
-      log.warn({ missing, timeoutMs: options.timeoutMs },
-        'other instances did not confirm a write in time; not waiting for them until they are heard from again')
     },
 
     /** Tells the others not to wait for this instance any more. */

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
+import { within } from '../lib/deadline.js'
 
 export interface RedisStoreOptions {
   url: string
@@ -39,8 +40,14 @@ const GENERATION_TTL_MS = 24 * 3600 * 1000
  * comes back with backoff. One log line per change of state, never one per request.
  */
 export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable, upToDate }: RedisStoreOptions) {
+  // Not ioredis's commandTimeout: its timer runs before the socket is read, so after a stall of
+  // this process longer than the timeout a reply that had arrived in time counted as a timeout,
+  // and a timed-out invalidation takes a healthy Redis out of use (see suspect). A command is
+  // late only if its reply is still missing once the loop has read the socket (lib/deadline.ts).
+  // A command that missed its deadline stays in ioredis's queue, so replies stay matched.
+  const timed = <T>(command: Promise<T>): Promise<T> =>
+    within(command, commandTimeoutMs, `Command timed out (no reply within ${commandTimeoutMs} ms)`)
   const client = new Redis(url, {
-    commandTimeout: commandTimeoutMs,
     connectTimeout: 2000,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -76,7 +83,7 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
 
   async function invalidateNow (keys: string[]): Promise<number> {
     if (keys.length === 0) return 0
-    const done = await client.eval(INVALIDATE, keys.length * 2, ...keys.flatMap(key => [key, `${key}#gen`]), GENERATION_TTL_MS)
+    const done = await timed(client.eval(INVALIDATE, keys.length * 2, ...keys.flatMap(key => [key, `${key}#gen`]), GENERATION_TTL_MS))
     return Number(done)
   }
 
@@ -102,7 +109,7 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
      * the kind), with the generations a fill must present; undefined when Redis failed.
      */
     read: (keys: string[], kindKey: string) => attempt(async () => {
-      const raw = await client.mget(...keys, ...keys.map(key => `${key}#gen`), kindKey)
+      const raw = await timed(client.mget(...keys, ...keys.map(key => `${key}#gen`), kindKey))
       const kindGeneration = raw[keys.length * 2] ?? '0'
       const values = raw.slice(0, keys.length).map(value => {
         const bar = value?.indexOf('|') ?? -1
@@ -112,7 +119,7 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
     }, undefined),
 
     fill: (key: string, kindKey: string, generation: string | null, kindGeneration: string, value: string, ttlMs: number) =>
-      attempt(() => client.eval(FILL, 3, key, `${key}#gen`, kindKey, generation ?? '', kindGeneration, value, ttlMs), 0),
+      attempt(() => timed(client.eval(FILL, 3, key, `${key}#gen`, kindKey, generation ?? '', kindGeneration, value, ttlMs)), 0),
 
     /**
      * Stores a value without a generation check: only for a value the caller knows no processed
@@ -120,11 +127,11 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
      * same client after this command, so it still removes the value.
      */
     put: (key: string, kindKey: string, value: string, ttlMs: number) =>
-      attempt(() => client.eval(PUT, 2, key, kindKey, value, ttlMs), 0),
+      attempt(() => timed(client.eval(PUT, 2, key, kindKey, value, ttlMs)), 0),
 
     /** Makes every entry of these kinds unreadable at once (O(1): they then expire unseen). */
     invalidateKinds: (kindKeys: string[]) => attempt(async () => {
-      await Promise.all(kindKeys.map(key => client.incr(key)))
+      await timed(Promise.all(kindKeys.map(key => client.incr(key))))
       return true
     }, false),
 
@@ -133,7 +140,7 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
     /** Invalidates whether or not the store is marked available (used while coming back). */
     invalidateNow,
     async invalidateNowKinds (kindKeys: string[]): Promise<void> {
-      await Promise.all(kindKeys.map(key => client.incr(key)))
+      await timed(Promise.all(kindKeys.map(key => client.incr(key))))
     },
 
     /**
@@ -150,7 +157,8 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
 
     async close (): Promise<void> {
       closing = true
-      await client.quit().catch(() => client.disconnect())
+      // Bounded like every command: a hung Redis does not hold up the shutdown.
+      await timed(client.quit()).catch(() => client.disconnect())
     },
 
     client

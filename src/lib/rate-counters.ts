@@ -2,6 +2,7 @@
 // one, counted in memory while Redis is unreachable or slow (a limit never fails a request).
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
+import { within } from './deadline.js'
 
 // INCRBY, with the window's lifetime set by whoever creates the key (once, atomically).
 const HIT = `local n = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -53,7 +54,7 @@ export interface RateCountersOptions {
  */
 export function createRateCounters ({ redisUrl, prefix, commandTimeoutMs, syncEveryMs, log }: RateCountersOptions) {
   const counts = new Map<string, Count>()
-  const redis = redisUrl === undefined ? undefined : connect(redisUrl, commandTimeoutMs)
+  const redis = redisUrl === undefined ? undefined : connect(redisUrl)
   let pausedUntil = 0
   let timer: NodeJS.Timeout | undefined
   let up = false
@@ -92,7 +93,9 @@ export function createRateCounters ({ redisUrl, prefix, commandTimeoutMs, syncEv
     count.sending += increment
     const window = count.ends / windowMs - 1
     try {
-      const total = await (redis as LimiterRedis).rateHit(`${prefix}:${window}:${key}`, increment, count.ends - Date.now() + EXPIRY_SLACK_MS)
+      // Judged after the socket is read (see deadline.ts): a stall of this process is not a slow Redis.
+      const total = await within((redis as LimiterRedis).rateHit(`${prefix}:${window}:${key}`, increment, count.ends - Date.now() + EXPIRY_SLACK_MS),
+        commandTimeoutMs, `Command timed out (no reply within ${commandTimeoutMs} ms)`)
       count.synced = Math.max(count.synced, total)
       return total
     } catch (err) {
@@ -176,15 +179,15 @@ export function createRateCounters ({ redisUrl, prefix, commandTimeoutMs, syncEv
       if (timer !== undefined) clearTimeout(timer)
       if (redis === undefined) return
       closing = true
-      await redis.quit().catch(() => redis.disconnect())
+      // Bounded like every command: a hung Redis does not hold up the shutdown.
+      await within(redis.quit(), commandTimeoutMs, 'QUIT timed out').catch(() => redis.disconnect())
     }
   }
 }
 
-/** A client of its own, fail-fast like the cache's: short timeouts, no queue while disconnected. */
-function connect (url: string, commandTimeoutMs: number): LimiterRedis {
+/** A client of its own, fail-fast like the cache's: no queue while disconnected (and commands time out in send). */
+function connect (url: string): LimiterRedis {
   const client = new Redis(url, {
-    commandTimeout: commandTimeoutMs,
     connectTimeout: 2000,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
