@@ -101,12 +101,18 @@ t.test('receives changes made with plain SQL', async t => {
   await until(() => hasUser(events, username), 'the insert')
   t.comment(`insert → onChange: ${(performance.now() - started).toFixed(1)} ms`)
   const { rows } = await writer.query<{ id: number }>('SELECT id FROM users WHERE username = $1', [username])
-  t.same(events.at(-1), { table: 'users', op: 'INSERT', all: false, ids: [rows[0]!.id], usernames: [username] })
+  // "at": when the statement began (migration 005), on the database's clock: this machine's.
+  const timed = (event: ChangeEvent | undefined) => {
+    const { at, ...rest } = event ?? {} as ChangeEvent
+    t.ok(typeof at === 'number' && Math.abs(Date.now() - at) < 60_000, `"at" is the statement's time (${String(at)})`)
+    return rest
+  }
+  t.same(timed(events.at(-1)), { table: 'users', op: 'INSERT', all: false, ids: [rows[0]!.id], usernames: [username] })
 
   await writer.query('UPDATE articles SET title = title') // no rows: no notification
   await writer.query("INSERT INTO tags (name) SELECT 't' || g FROM generate_series(1, 300) g")
   await until(() => events.some(e => e.table === 'tags'), 'the tags insert')
-  t.same(events.at(-1), { table: 'tags', op: 'INSERT', all: true })
+  t.same(timed(events.at(-1)), { table: 'tags', op: 'INSERT', all: true })
   t.same(resets, [], 'no reset on a clean start')
   t.same(lines, [], 'nothing logged')
 })
