@@ -6,40 +6,15 @@
 // npm run build && npm run bench:build && node dist-bench/faults.js [before_s during_s after_s]
 import { randomBytes } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { createDatabase, DEFAULT_SERVER_URL, dropDatabase } from './db.js'
 import { freePort, startService } from './server.js'
+import { silencingProxy } from './silencing-proxy.js'
 
 const [beforeS = 10, duringS = 20, afterS = 15] = process.argv.slice(2).map(Number)
 const serverUrl = process.env.BENCH_DATABASE_URL ?? DEFAULT_SERVER_URL
-
-/** A proxy whose connections can all go silent (and stay so); `reachable()` serves new ones again. */
-async function silencingProxy (target: URL) {
-  const port = await freePort()
-  const pairs = new Set<{ client: net.Socket, upstream: net.Socket, silent: boolean }>()
-  let silent = false
-  const server = net.createServer(client => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname)
-    const pair = { client, upstream, silent }
-    pairs.add(pair)
-    client.on('data', data => { if (!pair.silent) upstream.write(data) })
-    upstream.on('data', data => { if (!pair.silent) client.write(data) })
-    for (const socket of [client, upstream]) {
-      socket.on('error', () => {})
-      socket.on('close', () => { pairs.delete(pair); client.destroy(); upstream.destroy() })
-    }
-  })
-  await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve))
-  return {
-    port,
-    silence: () => { silent = true; for (const pair of pairs) pair.silent = true },
-    reachable: () => { silent = false },
-    close: () => { for (const pair of pairs) pair.client.destroy(); server.close() }
-  }
-}
 
 function percentile (sorted: number[], p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number
@@ -47,7 +22,7 @@ function percentile (sorted: number[], p: number): number {
 
 const name = `bench_faults_${process.pid}`
 const direct = new URL(await createDatabase(serverUrl, name))
-const proxy = await silencingProxy(direct)
+const proxy = await silencingProxy(direct, await freePort())
 const proxied = new URL(direct)
 proxied.port = String(proxy.port)
 const logFile = join(tmpdir(), `${name}.log`)
@@ -135,6 +110,6 @@ try {
   for (const line of outage.filter(l => l.level >= 40 || /^PostgreSQL/.test(l.msg)).slice(0, 5)) console.log('  ', JSON.stringify(line))
 } finally {
   await service.stop()
-  proxy.close()
+  await proxy.close()
   await dropDatabase(serverUrl, name)
 }

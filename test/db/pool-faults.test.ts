@@ -5,7 +5,6 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import net from 'node:net'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -15,6 +14,7 @@ import t, { type Test } from 'tap'
 import app from '../../src/app.js'
 import { serverOptions } from '../../src/server-options.js'
 import { freePort, poll, tcpProxy, until } from '../cache/cache-helper.js'
+import { silencingProxy as startSilencingProxy } from '../../bench/silencing-proxy.js'
 import { createTestDatabase, queryDatabase, testConfig } from '../helper.js'
 
 // Small deadlines, far enough apart to tell a refusal at once from one that waited a deadline out.
@@ -125,46 +125,13 @@ t.test('connections that go silent: 503 within the deadlines, fail fast, 200 aga
   checkOutageLog(t, lines, first.length + later.length)
 })
 
-/**
- * A TCP proxy to PostgreSQL whose connections can all go silent at once and stay so, both ways
- * (a dead network path: no FIN, no RST), while `silent` also covers connections opened meanwhile;
- * `reachable()` lets new connections through again.
- */
+/** bench/silencing-proxy.ts in front of `databaseUrl`, closed when the test ends; `url` goes through it. */
 async function silencingProxy (t: Test, databaseUrl: string) {
-  const target = new URL(databaseUrl)
-  const port = await freePort()
-  const pairs = new Set<{ client: net.Socket, upstream: net.Socket, silent: boolean }>()
-  let silent = false
-  const server = net.createServer(client => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname)
-    const pair = { client, upstream, silent }
-    pairs.add(pair)
-    client.on('data', data => { if (!pair.silent) upstream.write(data) })
-    upstream.on('data', data => { if (!pair.silent) client.write(data) })
-    for (const socket of [client, upstream]) {
-      socket.on('error', () => {})
-      socket.on('close', () => {
-        pairs.delete(pair)
-        client.destroy()
-        upstream.destroy()
-      })
-    }
-  })
-  await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve))
-  t.teardown(async () => {
-    for (const pair of pairs) pair.client.destroy()
-    await new Promise(resolve => server.close(resolve))
-  })
+  const proxy = await startSilencingProxy(new URL(databaseUrl), await freePort())
+  t.teardown(proxy.close)
   const url = new URL(databaseUrl)
-  url.port = String(port)
-  return {
-    url: url.toString(),
-    silence: () => {
-      silent = true
-      for (const pair of pairs) pair.silent = true
-    },
-    reachable: () => { silent = false }
-  }
+  url.port = String(proxy.port)
+  return { url: url.toString(), silence: proxy.silence, reachable: proxy.reachable }
 }
 
 t.test('after an outage, pooled connections that went silent are replaced, not handed out again', async t => {
