@@ -41,6 +41,13 @@ const articles: FastifyPluginAsyncTypebox = async app => {
     return { article: toArticle(row, viewer) }
   }
 
+  // After a favorite or unfavorite: the article's id, slug and author did not change, so its
+  // reload and the viewer's flags (both just invalidated) are read at once, not one after the other.
+  async function presentFavorited (before: { id: number, slug: string, authorId: number }, viewerId: number) {
+    const [row, viewer] = await Promise.all([find(before.slug), relations.forViewer(viewerId, [before.id], [before.authorId])])
+    return { article: toArticle(row, viewer) }
+  }
+
   async function findOwned (slug: string, userId: number) {
     const row = await find(slug)
     if (row.authorId !== userId) throw new NotArticleAuthor()
@@ -165,7 +172,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   }, async request => {
     const row = await find(request.params.slug)
     await articles.favorite(request.userId as number, row.id)
-    return present(row.slug, request.userId)
+    return presentFavorited(row, request.userId as number)
   })
 
   app.delete('/articles/:slug/favorite', {
@@ -174,7 +181,7 @@ const articles: FastifyPluginAsyncTypebox = async app => {
   }, async request => {
     const row = await find(request.params.slug)
     await articles.unfavorite(request.userId as number, row.id)
-    return present(row.slug, request.userId)
+    return presentFavorited(row, request.userId as number)
   })
 }
 
