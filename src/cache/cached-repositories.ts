@@ -1,4 +1,4 @@
-import type { Repositories } from '../plugins/repositories.js'
+import type { Repositories } from '../repositories/repositories.js'
 import type { ArticleCore, ArticleFilter, ArticleIdFilter, ArticleRow } from '../repositories/articles.js'
 import type { CommentCore, CommentRow } from '../repositories/comments.js'
 import type { UserRow } from '../repositories/users.js'

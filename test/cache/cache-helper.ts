@@ -11,7 +11,7 @@ import type { Test } from 'tap'
 import app, { type AppOptions } from '../../src/app.js'
 import { LISTENER_APPLICATION_NAME } from '../../src/db/change-listener.js'
 import type { CacheState } from '../../src/plugins/cache.js'
-import type { Repositories } from '../../src/plugins/repositories.js'
+import type { Repositories } from '../../src/repositories/repositories.js'
 import { serverOptions } from '../../src/server-options.js'
 import { auth, createTestDatabase, registerUser, testConfig, type TestUser } from '../helper.js'
 
