@@ -25,13 +25,12 @@ export default fp(async app => {
       timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)
     })
     try {
-      const query = (async () => {
-        // A database no migration has reached yet is behind (0), not unreachable.
-        const { rows: [table] } = await app.pg.query<{ present: boolean }>("SELECT to_regclass('migrations') IS NOT NULL AS present")
-        if (table?.present !== true) return 0
-        const { rows } = await app.pg.query<{ id: number }>('SELECT coalesce(max(id), 0)::int AS id FROM migrations')
-        return rows[0]?.id ?? 0
-      })()
+      const query = app.pg.query<{ id: number }>('SELECT coalesce(max(id), 0)::int AS id FROM migrations')
+        .then(({ rows }) => rows[0]?.id ?? 0, (err: { code?: string }) => {
+          // undefined_table: a database no migration has reached yet is behind (0), not unreachable.
+          if (err.code === '42P01') return 0
+          throw err
+        })
       query.catch(() => {})
       return await Promise.race([query, timeout])
     } finally {
