@@ -108,6 +108,16 @@ export function loadConfig (env?: Record<string, string | undefined>): Config {
   }
 }
 
+/**
+ * A direct session to PostgreSQL, for what a transaction pooler (PgBouncer) cannot carry across
+ * statements: LISTEN, and the migrations' session-level advisory lock.
+ */
+export function directDatabaseUrl (config: { DATABASE_URL: string, DATABASE_LISTEN_URL?: string }): string
+export function directDatabaseUrl (config: { DATABASE_URL?: string, DATABASE_LISTEN_URL?: string }): string | undefined
+export function directDatabaseUrl (config: { DATABASE_URL?: string, DATABASE_LISTEN_URL?: string }): string | undefined {
+  return config.DATABASE_LISTEN_URL ?? config.DATABASE_URL
+}
+
 /** Tracing is on when an OTLP endpoint is set (and the SDK is not disabled). */
 export function tracingEnabled (config: Config): boolean {
   return !config.OTEL_SDK_DISABLED &&

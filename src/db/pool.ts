@@ -1,11 +1,12 @@
 // The pg pool the repositories query, with client-side deadlines: a connection that dies silently
 // (failover, NAT or firewall idle timeout: no FIN, no RST) or a frozen server must cost a request
-// at most a deadline, never hold the pool. statement_timeout is enforced by the server, so it
-// cannot help when the server is unreachable; query_timeout is the client's own.
+// at most a deadline, never hold the pool. The statement deadline is the server's to act on (a
+// cancel request), so it cannot help when the server is unreachable; query_timeout is the client's own.
 import pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import { createPoolGuard, type PoolGuard } from './pool-health.js'
 import { watchSlowQueries } from './slow-queries.js'
+import { enforceStatementDeadline } from './statement-deadline.js'
 
 export interface PoolOptions {
   connectionString: string
@@ -13,7 +14,7 @@ export interface PoolOptions {
   log: FastifyBaseLogger
   /** Client-side deadline of a query (pg's query_timeout); the connection is dropped when it fires. */
   queryTimeoutMs: number
-  /** Server-side statement_timeout; 0 sends none (a stock PgBouncer refuses it as a startup parameter). */
+  /** Statements running longer are cancelled by the server (a cancel request); 0: none. */
   statementTimeoutMs: number
   /** Deadline to open a connection, or to get one from the pool. */
   connectTimeoutMs: number
@@ -51,7 +52,6 @@ export function createPool (options: PoolOptions): GuardedPoolAndHealth {
     max,
     connectionTimeoutMillis: connectTimeoutMs,
     query_timeout: queryTimeoutMs,
-    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
     // Finds an idle connection whose peer vanished (the kernel's probe interval and count apply).
     keepAlive: true,
     keepAliveInitialDelayMillis: 10000,
@@ -78,6 +78,7 @@ export function createPool (options: PoolOptions): GuardedPoolAndHealth {
   const pool = new GuardedPool(config, health)
   pool.on('connect', client => {
     health.connected(client)
+    enforceStatementDeadline(client, statementTimeoutMs)
     watchSlowQueries(client, slowQueryMs, log)
   })
   pool.on('release', (err: Error | null | undefined) => health.released(err))

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import fp from 'fastify-plugin'
+import { directDatabaseUrl } from '../config.js'
 import { createCache, type Cache, type Source } from '../cache/cache.js'
 import { createHotTier } from '../cache/hot-tier.js'
 import { invalidationFor } from '../cache/invalidation.js'
@@ -88,7 +89,7 @@ export default fp(async app => {
     log
   })
   const listener: ChangeListener = createChangeListener({
-    connectionString: config.DATABASE_LISTEN_URL ?? config.DATABASE_URL,
+    connectionString: directDatabaseUrl(config),
     applicationName: `${LISTENER_APPLICATION_NAME} ${peers.id}`,
     log,
     onChange: event => { track(apply(event).catch(err => log.error({ err, event }, 'cache invalidation failed'))) },

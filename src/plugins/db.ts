@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Pool } from 'pg'
+import { directDatabaseUrl } from '../config.js'
 import { runMigrations } from '../db/migrate.js'
 import type { DbHealth } from '../db/pool-health.js'
 import { createPool } from '../db/pool.js'
@@ -15,7 +16,7 @@ declare module 'fastify' {
 export default fp(async app => {
   const { DATABASE_URL, PG_POOL_MAX, PG_QUERY_TIMEOUT_MS, PG_STATEMENT_TIMEOUT_MS, PG_CONNECT_TIMEOUT_MS, SLOW_QUERY_MS, MIGRATE_ON_START } = app.config
   if (MIGRATE_ON_START === 'on') {
-    const applied = await runMigrations(DATABASE_URL)
+    const applied = await runMigrations(directDatabaseUrl(app.config))
     if (applied.length > 0) app.log.info({ applied }, 'database migrated')
   }
 
