@@ -5,10 +5,12 @@ import { seedDemoData } from './db/demo-seed.js'
 import { hashPassword } from './lib/password.js'
 import auth from './plugins/auth.js'
 import cache from './plugins/cache.js'
+import compression from './plugins/compression.js'
 import config, { type AppConfig } from './plugins/config.js'
 import db from './plugins/db.js'
 import draining from './plugins/draining.js'
 import errorHandler from './plugins/error-handler.js'
+import httpCaching from './plugins/http-caching.js'
 import idempotency from './plugins/idempotency.js'
 import jsonBody from './plugins/json-body.js'
 import loadShedding from './plugins/load-shedding.js'
@@ -16,6 +18,7 @@ import metrics from './plugins/metrics.js'
 import nodeAnswers from './plugins/node-answers.js'
 import readiness from './plugins/readiness.js'
 import repositories from './plugins/repositories.js'
+import responseCache from './plugins/response-cache.js'
 import rateLimit from './plugins/rate-limit.js'
 import requestId from './plugins/request-id.js'
 import routeDocs from './plugins/route-docs.js'
@@ -54,19 +57,23 @@ const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(jsonBody)
   await fastify.register(cors, {
     origin: corsOrigin(opts.config.CORS_ORIGIN),
-    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Idempotency-Key'],
-    exposedHeaders: ['X-Request-Id'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Idempotency-Key', 'If-None-Match'],
+    exposedHeaders: ['X-Request-Id', 'ETag'],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     maxAge: 600
   })
   // After CORS (a preflight is answered before it counts), before the cache (which answers some
   // anonymous GETs from memory in its own onRequest hook).
   await fastify.register(rateLimit)
+  // Compression, then the tags of what it sends: each adds its hooks to the routes declared after it.
+  await fastify.register(compression)
+  await fastify.register(httpCaching)
   await fastify.register(schemas)
   if (opts.config.DOCS === 'on') await fastify.register(swagger)
   await fastify.register(db)
   if (opts.demoData === true) await seedDemoData(fastify.pg, hashPassword, fastify.log)
   await fastify.register(cache)
+  await fastify.register(responseCache)
   await fastify.register(readiness)
   await fastify.register(metrics)
   await fastify.register(repositories)

@@ -41,6 +41,12 @@ const ConfigSchema = Type.Object({
   AUTH_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 10 }),
   WRITE_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1e9, default: 60 }),
   TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
+  // Anonymous reads may be kept this long by browsers and shared caches, then served stale while
+  // revalidated (If-None-Match) for as long again as the second; 0 max-age: revalidate every time.
+  PUBLIC_MAX_AGE_SECONDS: Type.Integer({ minimum: 0, maximum: 86400, default: 5 }),
+  PUBLIC_STALE_WHILE_REVALIDATE_SECONDS: Type.Integer({ minimum: 0, maximum: 86400, default: 15 }),
+  // Responses at least this large are compressed (br, gzip); 0: none.
+  COMPRESS_MIN_BYTES: Type.Integer({ minimum: 0, maximum: 100 * 1024 * 1024, default: 1024 }),
   DOCS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
   // off: migrations are applied by a step of the deployment of its own (npm run migrate, a Job or
   // an init container on a direct connection), not by every instance at start.

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { HotTier } from './hot-tier.js'
 import type { CacheMetrics } from './metrics.js'
-import { ALL_KINDS } from './keys.js'
+import { ALL_KINDS, keys } from './keys.js'
 import type { RedisStore } from './redis-store.js'
 
 export type Source = 'hot' | 'redis' | 'postgres'
@@ -225,16 +225,16 @@ export function createCache (options: CacheOptions) {
     /** The invalidation clock: a response built from reads is storable only if it did not move. */
     get clock () { return clock },
 
-    /** A whole response body, ready to send: the hot tier's answer to an anonymous GET. */
-    response (url: string): string | undefined {
+    /** A whole response kept for an anonymous GET (plugins/response-cache.ts). */
+    response<T> (url: string): T | undefined {
       if (options.enabled?.() === false) return undefined
-      return hot.get(`http:${url}`) as string | undefined
+      return hot.get(keys.response(url)) as T | undefined
     },
 
     /** Keeps a response built from `refs`, unless anything was invalidated since it began. */
-    keepResponse (url: string, body: string, refs: Iterable<string>, since: number): void {
+    keepResponse (url: string, value: unknown, bytes: number, refs: Iterable<string>, since: number): void {
       if (clock !== since || options.enabled?.() === false) return
-      hot.set(`http:${url}`, body, body.length, [...refs], options.hotTtlMs)
+      hot.set(keys.response(url), value, bytes, [...refs], options.hotTtlMs)
     },
 
     /**

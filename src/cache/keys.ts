@@ -21,7 +21,9 @@ export const keys = {
   authorLists: (userId: number) => `lists:author:${userId}`,
   favoritedLists: (userId: number) => `lists:favorited:${userId}`,
   /** every user's feed (a new article's author's followers are not known here) */
-  feedLists: 'lists:feed'
+  feedLists: 'lists:feed',
+  /** A whole anonymous response, in this process only (plugins/response-cache.ts). */
+  response: (url: string) => `http:${url}`
 }
 
 /** Every kind of key, for when nothing can be trusted (after a gap in change notifications). */

@@ -32,13 +32,13 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /** Where this request's data came from: the slowest tier any of its reads touched. */
-    dataReads: { source?: Source } | null
+    dataReads: ReadState | null
   }
 }
 
 const RANK: Record<Source, number> = { hot: 0, redis: 1, postgres: 2 }
 
-interface ReadState {
+export interface ReadState {
   source?: Source
   /** anonymous GETs: the cache keys the response was built from, and the clock when it began */
   refs?: Set<string>
@@ -142,28 +142,13 @@ export default fp(async app => {
   else log.info('REDIS_URL not set: caching in-process only (each instance its own cache)')
 
   app.decorate('cache', { cache, redis, metrics, listener, peers })
-  // Reads made while handling a request report to that request's state (see onRead above).
-  // An anonymous GET is answered from the hot tier's ready-to-send bytes when it can be: no
-  // handler, no I/O, no serialization. Its refs say which data it was built from.
+  // Reads made while handling a request report to that request's state (see onRead above); an
+  // anonymous GET's also collect the keys it was built from (plugins/response-cache.ts keeps it).
   app.addHook('onRequest', (request, reply, done) => {
     const anonymous = request.method === 'GET' && request.headers.authorization === undefined
     const state: ReadState = anonymous ? { refs: new Set(), since: cache.clock } : {}
     request.dataReads = state
-    const body = anonymous ? cache.response(request.url) : undefined
-    if (body !== undefined) {
-      state.source = 'hot'
-      reply.type('application/json; charset=utf-8').send(body)
-      return
-    }
     reads.run(state, done)
-  })
-  app.addHook('onSend', async (request, reply, payload) => {
-    const state = request.dataReads as ReadState | null
-    if (state?.refs !== undefined && state.refs.size > 0 && state.source !== undefined &&
-      reply.statusCode === 200 && typeof payload === 'string') {
-      cache.keepResponse(request.url, payload, state.refs, state.since as number)
-    }
-    return payload
   })
   app.addHook('onClose', async () => {
     await peers.close()
