@@ -50,6 +50,9 @@ export async function startHaproxy (dir: string, options: HaproxyOptions): Promi
     '  timeout server 30s',
     '  retry-on conn-failure empty-response',
     '  retries 2',
+    // Each retry to another server: without it HAProxy retries the server that just failed (a
+    // killed instance refuses twice more, a second apart, then the client gets a 503).
+    '  option redispatch 1',
     'frontend api',
     `  bind 127.0.0.1:${port}`,
     '  default_backend gravity',
