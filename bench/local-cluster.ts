@@ -81,11 +81,9 @@ export async function startCluster (options: ClusterOptions): Promise<Cluster> {
       SHUTDOWN_DELAY_MS: String(3 * checkMs + 1000),
       // HAProxy, on loopback, sends the client's address in X-Forwarded-For.
       TRUST_PROXY: 'loopback',
-      // Until the pool stops sending statement_timeout as a startup parameter (stock PgBouncer refuses it).
-      PG_STATEMENT_TIMEOUT_MS: '0',
       ...options.env
     }
-    await migrate(options.serverJs, { ...env, DATABASE_URL: databaseUrl })
+    await migrate(options.serverJs, env)
     const demo = own !== undefined && await seedDemo(options.serverJs, databaseUrl)
 
     const count = options.instances ?? 3
@@ -133,7 +131,7 @@ export async function startCluster (options: ClusterOptions): Promise<Cluster> {
   }
 }
 
-/** Migrations once, on a direct session (they hold an advisory lock), before any instance starts. */
+/** Migrations once, before any instance starts, as a deployment's step would (on DATABASE_LISTEN_URL, direct). */
 async function migrate (serverJs: string, env: Record<string, string>): Promise<void> {
   await promisify(execFile)(process.execPath, [join(dirname(serverJs), 'db', 'migrate-cli.js')],
     { cwd: dirname(dirname(serverJs)), env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env } })
