@@ -48,6 +48,8 @@ export async function startHaproxy (dir: string, options: HaproxyOptions): Promi
     '  timeout connect 2s',
     '  timeout client 30s',
     '  timeout server 30s',
+    // As in production, where it defaults to the 2 s check interval: a slow answer is not a failed check.
+    '  timeout check 2s',
     '  retry-on conn-failure empty-response',
     '  retries 2',
     // Each retry to another server: without it HAProxy retries the server that just failed (a
