@@ -2,59 +2,27 @@
 // ignore_startup_parameters) and direct: the service connects through it with its default
 // settings, and a statement past PG_STATEMENT_TIMEOUT_MS is stopped by the server (not only
 // abandoned by the client), leaving the connection usable.
-import { execFileSync, spawn } from 'node:child_process'
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
-import pg from 'pg'
 import t, { type Test } from 'tap'
-import { freePort, until } from '../cache/cache-helper.js'
+import { runAs, startPgBouncer } from '../../bench/cluster-parts.js'
 import app from '../../src/app.js'
 import { serverOptions } from '../../src/server-options.js'
 import { buildWithDatabase, queryDatabase, registerUser, testConfig } from '../helper.js'
 
-/** Debian's PgBouncer in front of `databaseUrl`, with only the settings it cannot start without. */
+/** Debian's PgBouncer in front of `databaseUrl`, stock but for transaction pooling (bench/cluster-parts.ts). */
 async function stockPgBouncer (t: Test, databaseUrl: string): Promise<string> {
-  const target = new URL(databaseUrl)
-  const database = target.pathname.slice(1)
   const dir = mkdtempSync(join(tmpdir(), 'gravity-pgbouncer-'))
-  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString())
-  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString())
-  chownSync(dir, uid, gid)
-  const port = await freePort()
-  writeFileSync(join(dir, 'pgbouncer.ini'), [
-    '[databases]',
-    `${database} = host=${target.hostname} port=${target.port} dbname=${database} user=postgres`,
-    '[pgbouncer]',
-    'listen_addr = 127.0.0.1',
-    `listen_port = ${port}`,
-    'unix_socket_dir =',
-    'auth_type = any',
-    'pool_mode = transaction',
-    ''
-  ].join('\n'))
-  // PgBouncer refuses to run as root.
-  const child = spawn('/usr/sbin/pgbouncer', [join(dir, 'pgbouncer.ini')], { uid, gid, cwd: dir, stdio: 'ignore' })
-  const exited = new Promise(resolve => child.once('exit', resolve))
+  const user = runAs()
+  if (user !== undefined) chownSync(dir, user.uid, user.gid)
+  const bouncer = await startPgBouncer(dir, databaseUrl)
   t.teardown(async () => {
-    child.kill('SIGKILL')
-    await exited
+    await bouncer.stop()
     rmSync(dir, { recursive: true, force: true })
   })
-  const url = `postgres://postgres@127.0.0.1:${port}/${database}`
-  await until(async () => {
-    const client = new pg.Client({ connectionString: url })
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      await client.end()
-      return true
-    } catch {
-      return false
-    }
-  }, 'PgBouncer accepting connections')
-  return url
+  return bouncer.url
 }
 
 const DEADLINE = { PG_STATEMENT_TIMEOUT_MS: '300', PG_QUERY_TIMEOUT_MS: '5000' }
