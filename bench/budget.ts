@@ -7,7 +7,8 @@ export interface Limits {
   /** p99 latency must stay below this (ms); for `coherence`, the time until every instance is fresh */
   p99Ms?: number
   maxErrors?: number
-  maxNon2xx?: number
+  /** null: not checked (a scenario whose expected answer is a 304; its statuses are checked one by one) */
+  maxNon2xx?: number | null
   /** wrong statuses plus bodies without the documented shape; for `coherence`, timeouts, errors and stale reads */
   maxFailures?: number
   /** req/s as a share of baseline's (same cache mode) must stay at or above this */
@@ -51,8 +52,8 @@ export function checkBudget (results: ScenarioResult[], budget: Budget, coherenc
   for (const r of results) {
     const name = label(r)
     const limits = limitsFor(budget, r.name, r.cache)
-    const over = (what: string, figure: number, limit: number | undefined, unit = '') => {
-      if (limit !== undefined && figure > limit) breaches.push(`${name}: ${what} ${fmt(figure)}${unit} > ${fmt(limit)}${unit}`)
+    const over = (what: string, figure: number, limit: number | null | undefined, unit = '') => {
+      if (limit !== undefined && limit !== null && figure > limit) breaches.push(`${name}: ${what} ${fmt(figure)}${unit} > ${fmt(limit)}${unit}`)
     }
     if (limits.p95Ms !== undefined && r.latency.p95 >= limits.p95Ms) {
       breaches.push(`${name}: p95 ${fmt(r.latency.p95)} ms >= ${fmt(limits.p95Ms)} ms`)

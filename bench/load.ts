@@ -37,6 +37,8 @@ export interface LoadResult {
   statusCodes: Record<string, number>
   /** the first few failures, to say what went wrong */
   samples: string[]
+  /** bytes received a response, headers included: what the wire carries */
+  bytesPerResponse: number
   /** peak VmRSS of the service during the run, kB */
   peakRssKb?: number
   /** service CPU use during the run, % of one core */
@@ -65,7 +67,7 @@ export async function runLoad (service: Service, scenario: Scenario, opts: LoadO
   const samples: string[] = []
   const note = (line: string) => { if (samples.length < 5) samples.push(line) }
 
-  function onResponse (status: number, body: string, context: object): void {
+  function onResponse (status: number, body: string, context: object, headers?: Record<string, string | string[] | undefined>): void {
     const call = (context as Context).call
     if (call === undefined) return
     const described = `${call.kind}: ${call.method} ${call.path}`
@@ -74,13 +76,20 @@ export async function runLoad (service: Service, scenario: Scenario, opts: LoadO
       note(`${described} -> ${status} (expected ${call.status}): ${body.slice(0, 200)}`)
       return
     }
+    if (headers !== undefined) call.remember?.(headers)
     if (call.method === 'GET' && seen++ % opts.checkEvery !== 0) return
     checkedBodies++
     let problem: string | undefined
-    try {
-      problem = call.check(JSON.parse(body))
-    } catch {
-      problem = `not JSON: ${body.slice(0, 100)}`
+    if (status === 304) {
+      problem = body === '' ? undefined : `a 304 with a body: ${body.slice(0, 100)}`
+    } else if (call.encoded === true) {
+      problem = headers?.['content-encoding'] === undefined ? 'not compressed' : undefined
+    } else {
+      try {
+        problem = call.check(JSON.parse(body))
+      } catch {
+        problem = `not JSON: ${body.slice(0, 100)}`
+      }
     }
     if (problem !== undefined) {
       badBodies++
@@ -111,7 +120,7 @@ export async function runLoad (service: Service, scenario: Scenario, opts: LoadO
       setupRequest (request, context) {
         const call = scenario.next()
         ;(context as Context).call = call
-        const headers: Record<string, string> = {}
+        const headers: Record<string, string> = { ...call.headers }
         if (call.token !== undefined) headers.authorization = `Token ${call.token}`
         let body: string | undefined
         if (call.body !== undefined) {
@@ -164,6 +173,7 @@ export async function runLoad (service: Service, scenario: Scenario, opts: LoadO
     checkedBodies,
     statusCodes,
     samples,
+    bytesPerResponse: count === 0 ? 0 : result.throughput.total / count,
     peakRssKb: memory.peak > 0 ? memory.peak : undefined,
     serverCpu: cpuBefore !== undefined && cpuAfter !== undefined ? 100 * (cpuAfter - cpuBefore) / elapsedMs : undefined
   }

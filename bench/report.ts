@@ -24,11 +24,12 @@ function servedFrom (r: ScenarioResult): string {
 export function resultsTable (scenarios: ScenarioResult[]): string {
   return table(
     ['scenario', 'cache', 'req/s', 'p50 ms', 'p90 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'failed',
-      'srv p99', 'hot/redis/pg %', 'RSS MB', 'srv CPU', 'x baseline', 'x off'],
+      'srv p99', 'hot/redis/pg %', 'bytes/resp', 'RSS MB', 'srv CPU', 'x baseline', 'x off'],
     scenarios.map(r => [
       r.name, r.cache ?? '-', int(r.rps), ms(r.latency.p50), ms(r.latency.p90), ms(r.latency.p95), ms(r.latency.p99), ms(r.latency.max),
       String(r.errors), String(r.non2xx), String(failures(r)),
-      r.sources?.serverP99 === undefined ? '-' : ms(r.sources.serverP99), servedFrom(r), mb(r.peakRssKb),
+      r.sources?.serverP99 === undefined ? '-' : ms(r.sources.serverP99), servedFrom(r),
+      (r.bytesPerResponse as number | undefined) === undefined ? '-' : int(r.bytesPerResponse), mb(r.peakRssKb),
       r.serverCpu === undefined ? '-' : `${r.serverCpu.toFixed(0)}%`,
       r.ratio === undefined ? '-' : r.ratio.toFixed(3),
       r.speedup === undefined ? '-' : `${r.speedup.toFixed(1)}x`

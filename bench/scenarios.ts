@@ -15,6 +15,12 @@ export interface Call {
   check: shapes.Check
   /** what kind of request this is (the mixed scenario reports failures per kind) */
   kind: string
+  /** request headers besides the token (If-None-Match, Accept-Encoding) */
+  headers?: Record<string, string>
+  /** the body comes compressed: its Content-Encoding is checked instead of its shape */
+  encoded?: boolean
+  /** sees the headers of a response with the expected status (an ETag to send back next time) */
+  remember?: (headers: Record<string, string | string[] | undefined>) => void
 }
 
 export interface Scenario {
@@ -68,6 +74,14 @@ export function buildScenarios (fixtures: Fixtures, tokenFor: (user: UserRef) =>
         check: shapes.articleList({ ...expect, limit: l })
       }
     }
+    // What a browser sends back: the ETag of the last answer for that URL (a 304 then).
+    const tags = new Map<string, string>()
+    const conditional = (kind: string, path: string, check: shapes.Check): Call => {
+      const tag = tags.get(path)
+      if (tag !== undefined) return { kind, method: 'GET', path, headers: { 'if-none-match': tag }, status: 304, check }
+      return { kind, method: 'GET', path, status: 200, check, remember: headers => { if (typeof headers.etag === 'string') tags.set(path, headers.etag) } }
+    }
+    const BROWSER_ENCODINGS = { 'accept-encoding': 'gzip, deflate, br' }
     return {
       baseline: (): Call => ({ kind: 'baseline', method: 'GET', path: '/health/live', status: 200, check: shapes.health }),
       tags: (): Call => ({ kind: 'tags', method: 'GET', path: '/api/tags', status: 200, check: shapes.tags }),
@@ -89,6 +103,18 @@ export function buildScenarios (fixtures: Fixtures, tokenFor: (user: UserRef) =>
         const s = slug()
         return { kind: 'article-anon', method: 'GET', path: `/api/articles/${enc(s)}`, status: 200, check: shapes.article(s) }
       },
+      articleAnon304: (): Call => {
+        const s = slug()
+        return conditional('article-anon-304', `/api/articles/${enc(s)}`, shapes.article(s))
+      },
+      articleAnonBr: (): Call => {
+        const s = slug()
+        return { kind: 'article-anon-br', method: 'GET', path: `/api/articles/${enc(s)}`, headers: BROWSER_ENCODINGS, encoded: true, status: 200, check: shapes.article(s) }
+      },
+      articles304: (): Call => conditional('articles-304', '/api/articles?limit=20&offset=0', shapes.articleList({ limit: 20 })),
+      articlesBr: (): Call => ({
+        kind: 'articles-br', method: 'GET', path: '/api/articles?limit=20&offset=0', headers: BROWSER_ENCODINGS, encoded: true, status: 200, check: shapes.articleList({ limit: 20 })
+      }),
       comments: (): Call => ({
         kind: 'comments', method: 'GET', path: `/api/articles/${enc(slug())}/comments`, token: viewer(), status: 200, check: shapes.comments
       }),
@@ -191,6 +217,10 @@ export function buildScenarios (fixtures: Fixtures, tokenFor: (user: UserRef) =>
     single(6, 'articles-favorited', 'GET /api/articles?favorited=', x => x.articlesFavorited),
     single(7, 'article', 'GET /api/articles/:slug (30 % signed in)', x => x.article),
     single(12, 'article-anon', 'GET /api/articles/:slug, anonymous', x => x.articleAnon),
+    single(13, 'article-anon-304', 'GET /api/articles/:slug, anonymous, If-None-Match with its last ETag (a browser revalidating)', x => x.articleAnon304),
+    single(14, 'article-anon-br', 'GET /api/articles/:slug, anonymous, Accept-Encoding: gzip, deflate, br', x => x.articleAnonBr),
+    single(15, 'articles-304', 'GET /api/articles (home page), anonymous, If-None-Match with its last ETag', x => x.articles304),
+    single(16, 'articles-br', 'GET /api/articles (home page), anonymous, Accept-Encoding: gzip, deflate, br', x => x.articlesBr),
     single(8, 'comments', 'GET /api/articles/:slug/comments', x => x.comments),
     single(9, 'profile', 'GET /api/profiles/:username', x => x.profile),
     single(10, 'feed', 'GET /api/articles/feed (authenticated)', x => x.feed),
