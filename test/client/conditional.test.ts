@@ -64,3 +64,18 @@ t.test('304: the caller\'s cached copy, on every cacheable read; a fresh 200 aft
   t.equal(after.body.articles[0]?.favorited, true)
   t.not(after.etag, before.etag)
 })
+
+t.test('from a frontend on another origin: the preflight allows If-None-Match and ETag is readable', async t => {
+  const baseUrl = await serve(t)
+  const origin = 'http://localhost:4200'
+  const preflight = await fetch(`${baseUrl}/articles`, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization,if-none-match' }
+  })
+  t.equal(preflight.status, 204)
+  const allowed = (preflight.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/\s*,\s*/)
+  t.ok(allowed.includes('if-none-match'), `allows if-none-match: ${allowed.join(', ')}`)
+  const get = await fetch(`${baseUrl}/tags`, { headers: { origin } })
+  const exposed = (get.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(/\s*,\s*/)
+  t.ok(exposed.includes('etag'), `exposes etag: ${exposed.join(', ')}`)
+})
