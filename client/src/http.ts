@@ -103,5 +103,3 @@ export function createTransport (options: ClientOptions) {
     }
   }
 }
-
-export type Transport = ReturnType<typeof createTransport>

@@ -1,3 +1,4 @@
+// The app on a port of its own, for the tests that call it over HTTP through the client.
 import type { AddressInfo } from 'node:net'
 import type { Test } from 'tap'
 import { build } from '../helper.js'
