@@ -1,5 +1,5 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist', 'dist-bench', '.data', '.tap', 'coverage', 'bench/results'] })
+  ...neostandard({ ts: true, ignores: ['dist', 'client/dist', 'dist-bench', '.data', '.tap', 'coverage', 'bench/results'] })
 ]

@@ -5,13 +5,10 @@ import { toArticle } from '../lib/present.js'
 import { slugify } from '../lib/slug.js'
 import type { ArticleFilter } from '../repositories/articles.js'
 import {
-  Article, FeedQuery, ListQuery, MultipleArticles, NewArticleBody, SlugParams, UpdateArticleBody
+  ArticleResponse, FeedQuery, ListQuery, MultipleArticles, NewArticleBody, SlugParams, UpdateArticleBody
 } from '../schemas/article.js'
 import { errors } from '../schemas/errors.js'
 import { IdempotencyHeaders } from '../schemas/idempotency.js'
-import { ref } from '../schemas/ref.js'
-
-const ArticleResponse = Type.Object({ article: ref(Article) })
 
 /** Sorted and without duplicates, as the list responses show them. */
 function normaliseTags (tagList: string[] | null | undefined): string[] | undefined {

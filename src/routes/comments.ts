@@ -3,10 +3,9 @@ import { Type } from 'typebox'
 import { ArticleNotFound, CommentNotFound, NotCommentAuthor } from '../errors.js'
 import { toComment } from '../lib/present.js'
 import { SlugParams } from '../schemas/article.js'
-import { Comment, CommentParams, NewCommentBody } from '../schemas/comment.js'
+import { CommentParams, CommentResponse, MultipleComments, NewCommentBody } from '../schemas/comment.js'
 import { errors } from '../schemas/errors.js'
 import { IdempotencyHeaders } from '../schemas/idempotency.js'
-import { ref } from '../schemas/ref.js'
 
 const tags = ['Comments']
 
@@ -26,7 +25,7 @@ const comments: FastifyPluginAsyncTypebox = async app => {
       summary: "An article's comments, newest first",
       operationId: 'GetArticleComments',
       params: SlugParams,
-      response: { 200: Type.Object({ comments: Type.Array(ref(Comment)) }), ...errors(401, 404, 422) }
+      response: { 200: MultipleComments, ...errors(401, 404, 422) }
     }
   }, async request => {
     const rows = await comments.listByArticle(await articleId(request.params.slug))
@@ -43,7 +42,7 @@ const comments: FastifyPluginAsyncTypebox = async app => {
       params: SlugParams,
       headers: IdempotencyHeaders,
       body: NewCommentBody,
-      response: { 200: Type.Object({ comment: ref(Comment) }), ...errors(401, 404, 422) }
+      response: { 200: CommentResponse, ...errors(401, 404, 422) }
     }
   }, async request => {
     const userId = request.userId as number

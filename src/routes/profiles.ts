@@ -1,13 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import { CannotFollowSelf, ProfileNotFound } from '../errors.js'
 import { toProfile } from '../lib/present.js'
 import { errors } from '../schemas/errors.js'
 import { IdempotencyHeaders } from '../schemas/idempotency.js'
-import { Profile, UsernameParams } from '../schemas/profile.js'
-import { ref } from '../schemas/ref.js'
+import { ProfileResponse, UsernameParams } from '../schemas/profile.js'
 
-const ProfileResponse = Type.Object({ profile: ref(Profile) })
 const tags = ['Profile']
 
 const profiles: FastifyPluginAsyncTypebox = async app => {

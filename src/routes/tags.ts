@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import { errors } from '../schemas/errors.js'
-import { TAGS } from '../schemas/examples.js'
+import { TagsResponse } from '../schemas/tag.js'
 
 const tags: FastifyPluginAsyncTypebox = async app => {
   app.get('/tags', {
@@ -9,7 +8,7 @@ const tags: FastifyPluginAsyncTypebox = async app => {
       tags: ['Tags'],
       summary: 'Get tags, most used first',
       operationId: 'GetTags',
-      response: { 200: Type.Object({ tags: Type.Array(Type.String()) }, { examples: [TAGS] }), ...errors(422) }
+      response: { 200: TagsResponse, ...errors(422) }
     }
   }, async () => ({ tags: await app.repos.tags.list() }))
 }

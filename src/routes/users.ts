@@ -1,14 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import { IdempotencyKeyReused, LoginFailed, TokenInvalid } from '../errors.js'
 import { hashPassword, verifyPassword } from '../lib/password.js'
 import type { UserRow } from '../repositories/users.js'
 import { errors } from '../schemas/errors.js'
 import { IdempotencyHeaders } from '../schemas/idempotency.js'
-import { ref } from '../schemas/ref.js'
-import { LoginBody, NewUserBody, UpdateUserBody, User } from '../schemas/user.js'
-
-const UserResponse = Type.Object({ user: ref(User) })
+import { LoginBody, NewUserBody, UpdateUserBody, UserResponse } from '../schemas/user.js'
 
 // Hashed once at boot: a login for an unknown email costs as much as one with a wrong password.
 const DUMMY_HASH = await hashPassword('timing-equaliser')

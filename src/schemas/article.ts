@@ -21,6 +21,8 @@ const articleFields = {
 
 export const Article = Type.Object({ ...articleFields, body: Type.String() }, { $id: 'Article', examples: [ARTICLE] })
 
+export const ArticleResponse = Type.Object({ article: ref(Article) })
+
 /** List items carry no body (API v1.1.0). */
 export const ArticleListItem = Type.Object(articleFields, { $id: 'ArticleListItem', examples: [ARTICLE_LIST_ITEM] })
 

@@ -11,6 +11,9 @@ export const Comment = Type.Object({
   author: ref(Profile)
 }, { $id: 'Comment', examples: [COMMENT] })
 
+export const CommentResponse = Type.Object({ comment: ref(Comment) })
+export const MultipleComments = Type.Object({ comments: Type.Array(ref(Comment)) })
+
 export const NewCommentBody = Type.Object({
   comment: Type.Object({ body: Type.String({ minLength: 1, maxLength: 20000, pattern: '\\S' }) })
 }, { examples: [NEW_COMMENT] })

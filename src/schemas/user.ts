@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import { LOGIN, NEW_USER, UPDATE_USER, USER } from './examples.js'
 import { Username } from './profile.js'
+import { ref } from './ref.js'
 
 const Email = Type.String({ format: 'email', maxLength: 254 })
 const Password = Type.String({ minLength: 8, maxLength: 256 })
@@ -16,6 +17,8 @@ export const User = Type.Object({
   bio: Type.String(),
   image: Type.String()
 }, { $id: 'User', examples: [USER] })
+
+export const UserResponse = Type.Object({ user: ref(User) })
 
 export const NewUserBody = Type.Object({
   user: Type.Object({ username: Username, email: Email, password: Password })
