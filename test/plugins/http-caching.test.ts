@@ -92,32 +92,42 @@ for (const cacheMode of ['on', 'off']) {
     // What PostgreSQL holds now, as an instance without a cache answers it.
     const oracle = await buildInstance(t, { CACHE: 'off' }, { databaseUrl: a.databaseUrl })
     const url = `/api/articles/${slug}`
+    const comment = async () => (await write(b.app, 'POST', `${url}/comments`, jane, { comment: { body: 'new' } })).json().comment.id as number
     const changes: Array<[string, () => Promise<unknown>]> = [
       ['API write on this instance', () => write(a.app, 'PUT', url, jake, { article: { body: 'from a' } })],
       ['API write on another instance', () => write(b.app, 'PUT', url, jake, { article: { body: 'from b' } })],
-      ["another viewer's favorite (counts)", () => write(b.app, 'POST', `${url}/favorite`, jane)],
-      ['a comment (the comments list)', () => write(b.app, 'POST', `${url}/comments`, jane, { comment: { body: 'new' } })],
+      ["another viewer's favorite (counts)", () => write(b.app, 'POST', `${url}/favorite`, jake)],
+      ['a comment (the comments list)', comment],
+      ['a comment deleted', async () => write(b.app, 'DELETE', `${url}/comments/${await comment()}`, jane)],
+      ['an unfollow (following flags, feed)', () => write(b.app, 'DELETE', `/api/profiles/${jake.username}/follow`, jane)],
+      ['a new article (lists, tags)', () => write(b.app, 'POST', '/api/articles', jake, { article: { title: 'Brand new', description: 'd', body: 'b', tagList: ['fresh'] } })],
       ['plain SQL', () => a.sql("UPDATE articles SET body = 'from sql' WHERE slug = $1", [slug])],
-      ['plain SQL on the author', () => a.sql("UPDATE users SET bio = 'new bio' WHERE username = $1", [jake.username])]
+      ['plain SQL on the author', () => a.sql("UPDATE users SET bio = 'new bio' WHERE username = $1", [jake.username])],
+      ['plain SQL on tags', () => a.sql("UPDATE tags SET name = 'renamed' WHERE name = 'dragons'")],
+      ['the article deleted', () => write(b.app, 'DELETE', url, jake)]
     ]
+    const reads = [url, '/api/articles', `${url}/comments`, `/api/profiles/${jake.username}`, '/api/tags']
+    const probes = [...reads.map(u => [undefined, u] as const), ...[...reads, '/api/articles/feed'].map(u => [jane, u] as const)]
+    let checked = 0
     for (const [what, change] of changes) {
-      for (const [viewer, reads] of [[undefined, [url, '/api/articles', `${url}/comments`]], [jane, [url, '/api/articles']]] as const) {
-        const before = await Promise.all(reads.map(async u => [u, (await fetchWith(a.app, u, viewer)).headers.etag as string] as const))
-        await change()
-        for (const [u, etag] of before) {
-          // Plain SQL reaches the cache through a change notification: within a second.
-          let res = await fetchWith(a.app, u, viewer, { 'if-none-match': etag })
-          for (let i = 0; i < 50 && res.statusCode === 304; i++) {
-            await new Promise(resolve => setTimeout(resolve, 20))
-            res = await fetchWith(a.app, u, viewer, { 'if-none-match': etag })
-          }
-          const fresh = await fetchWith(oracle.app, u, viewer)
-          if (fresh.headers.etag === etag) continue // this change does not touch this read
-          t.equal(res.statusCode, 200, `${what}: ${viewer === undefined ? 'anonymous' : 'signed in'} ${u} with the old tag`)
-          t.equal(res.body, fresh.body, 'the current body')
+      const before = await Promise.all(probes.map(async ([viewer, u]) => ({ viewer, u, etag: (await fetchWith(a.app, u, viewer)).headers.etag as string })))
+      await change()
+      for (const { viewer, u, etag } of before) {
+        const fresh = await fetchWith(oracle.app, u, viewer)
+        if (fresh.headers.etag === etag) continue // this change does not touch this read
+        // Plain SQL reaches the cache through a change notification: within a second.
+        let res = await fetchWith(a.app, u, viewer, { 'if-none-match': etag })
+        for (let i = 0; i < 50 && res.statusCode === 304; i++) {
+          await new Promise(resolve => setTimeout(resolve, 20))
+          res = await fetchWith(a.app, u, viewer, { 'if-none-match': etag })
         }
+        const who = viewer === undefined ? 'anonymous' : 'signed in'
+        t.equal(res.statusCode, fresh.statusCode, `${what}: ${who} ${u} with the old tag: ${fresh.statusCode}, never a stale 304`)
+        t.equal(res.body, fresh.body, 'the current body')
+        checked++
       }
     }
+    t.ok(checked >= 30, `${checked} reads changed by the writes were checked`)
   })
 }
 
