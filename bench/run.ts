@@ -8,27 +8,28 @@ import { join } from 'node:path'
 import { loadBudget } from './budget.js'
 import { coherenceStep } from './coherence-step.js'
 import { createDatabase } from './db.js'
-import { readFixtures } from './fixtures.js'
-import { measureAll } from './measure.js'
+import { PASSWORD } from './dataset.js'
+import { readFixtures, type UserRef } from './fixtures.js'
+import { measure, measureAll } from './measure.js'
 import { parseOptions, UsageError, USAGE, type BenchOptions } from './options.js'
 import { prime } from './prime.js'
 import { checkRedis, countPrefix } from './redis.js'
 import { compareResults, readResults } from './report.js'
-import type { CacheMode, CoherenceResult } from './results.js'
+import type { CacheMode, CoherenceResult, ScenarioResult } from './results.js'
 import { buildScenarios, tokenSource, type Scenario } from './scenarios.js'
 import { seedDatabase } from './seeder.js'
 import { canPin, pin, type Service } from './server.js'
 import { createSession, type Session } from './session.js'
 import { summarize } from './summary.js'
 
-/** One real login: proves the seeded password hash has the service's format. */
-async function smokeTest (url: string): Promise<void> {
+/** One real login of a seeded user (whatever the scale names it): proves the seeded password hash has the service's format. */
+async function smokeTest (url: string, user: UserRef): Promise<void> {
   const res = await fetch(`${url}/api/users/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user: { email: 'user0001@bench.local', password: 'password' } })
+    body: JSON.stringify({ user: { email: user.email, password: PASSWORD } })
   })
-  if (res.status !== 200) throw new Error(`seeded user could not log in: ${res.status} ${await res.text()}`)
+  if (res.status !== 200) throw new Error(`seeded user ${user.email} could not log in: ${res.status} ${await res.text()}`)
 }
 
 /** The scenarios --scenario asks for (baseline always, for the ratios), and whether coherence runs. */
@@ -38,6 +39,23 @@ function choose (all: Scenario[], wanted: string[] | undefined): { chosen: strin
   const unknown = wanted.filter(name => !known.includes(name))
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}`)
   return { chosen: all.map(s => s.name).filter(name => name === 'baseline' || wanted.includes(name)), withCoherence: wanted.includes('coherence') }
+}
+
+/** `baseline`'s requests against a bare Fastify process serving the same bytes (the `reference` row). */
+async function measureReference (
+  session: Session, services: Map<CacheMode, Service>, scenarios: Map<CacheMode, Scenario[]>, pinned: boolean, opts: BenchOptions
+): Promise<ScenarioResult | undefined> {
+  const [mode, service] = [...services][0] ?? []
+  const baseline = mode === undefined ? undefined : scenarios.get(mode)?.find(s => s.name === 'baseline')
+  if (service === undefined || baseline === undefined) return undefined
+  const body = await (await fetch(`${service.url}/health/live`)).text()
+  const reference = await session.launchReference(body, pinned)
+  try {
+    const result = await measure({ ...baseline, name: 'reference', description: 'a bare Fastify 5 process serving /health/live\'s bytes (no plugins, hooks or logger)' }, reference, mode as CacheMode, opts)
+    return { ...result, cache: undefined, sources: undefined }
+  } finally {
+    await session.stop(reference)
+  }
 }
 
 async function run (opts: BenchOptions, session: Session): Promise<number> {
@@ -67,7 +85,7 @@ async function run (opts: BenchOptions, session: Session): Promise<number> {
     const service = await session.launch(mode, 1, databaseUrl, jwtSecret, pinned)
     services.set(mode, service)
     console.log(`service (cache ${mode}) pid ${service.pid} at ${service.url}${pinned ? ' (CPU 0)' : ''}, log ${service.logFile}`)
-    await smokeTest(service.url)
+    await smokeTest(service.url, fixtures.writers[0] as UserRef)
   }
   if (pinned && !pin(process.pid, 1)) console.log('  could not pin the load generator to CPU 1')
   else if (pinned) console.log('load generator on CPU 1')
@@ -87,9 +105,12 @@ async function run (opts: BenchOptions, session: Session): Promise<number> {
   const { chosen, withCoherence } = choose(scenarios.get(opts.modes[0] as CacheMode) as Scenario[], opts.scenarios)
   console.log(`${chosen.length} scenarios x cache ${opts.modes.join(', ')}, ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.duration} s each` +
     (withCoherence ? `; coherence: ${opts.instances} instances, ${opts.changes} SQL + ${opts.changes} API changes per mode` : ''))
+  // The reference row first, against the same baseline scenario as the service's own row.
+  const reference = await measureReference(session, services, scenarios, pinned, opts)
   const { results, remeasured } = await measureAll({
     chosen, modes: opts.modes, scenarios, services, opts, budget: opts.enforceBudget ? budget : undefined
   })
+  if (reference !== undefined) results.unshift(reference)
 
   const coherence: CoherenceResult[] = []
   if (withCoherence) {

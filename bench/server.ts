@@ -23,6 +23,9 @@ export interface ServerOptions {
   redisUrl?: string
   /** REDIS_PREFIX: instances sharing one see each other's Redis entries */
   redisPrefix?: string
+  /** run this script instead of dist/server.js (the reference server), with these variables added */
+  entry?: string
+  env?: Record<string, string>
 }
 
 export interface Service {
@@ -69,7 +72,7 @@ function procStatusKb (field: string, text: string): number | undefined {
 }
 
 export async function startService (opts: ServerOptions): Promise<Service> {
-  const entry = resolvePath(process.cwd(), 'dist/server.js')
+  const entry = opts.entry ?? resolvePath(process.cwd(), 'dist/server.js')
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build first`)
   const port = await freePort()
   const nodeArgs = opts.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', opts.profileDir]
@@ -101,7 +104,8 @@ export async function startService (opts: ServerOptions): Promise<Service> {
       ...(opts.redisUrl === undefined ? {} : { REDIS_URL: opts.redisUrl }),
       ...(opts.redisPrefix === undefined ? {} : { REDIS_PREFIX: opts.redisPrefix }),
       // Tracing, when the bench's environment sets OTEL_EXPORTER_OTLP_ENDPOINT and the like.
-      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_')))
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_'))),
+      ...opts.env
     },
     stdio: ['ignore', log, log]
   })

@@ -22,6 +22,8 @@ export interface Session {
   created: () => void
   /** Starts an instance of the service on the bench database (`instance` > 1: coherence's others). */
   launch: (mode: CacheMode, instance: number, databaseUrl: string, jwtSecret: string, pinned: boolean) => Promise<Service>
+  /** Starts the reference server (bench/reference-server.ts) answering `body` on /health/live. */
+  launchReference: (body: string, pinned: boolean) => Promise<Service>
   /** Stops one service; resolves to its exit code. */
   stop: (service: Service) => Promise<number | null>
   close: () => Promise<void>
@@ -85,6 +87,18 @@ export function createSession (opts: BenchOptions): Session {
         cache: mode,
         redisUrl: cacheRedis,
         redisPrefix: cacheRedis !== undefined ? dbName : undefined
+      })
+      running.add(service)
+      return service
+    },
+    async launchReference (body, pinned) {
+      const service = await startService({
+        databaseUrl: '',
+        jwtSecret: '',
+        logFile: join(resultsDir, `${stamp}.reference.log`),
+        cpu: pinned ? 0 : undefined,
+        entry: resolve('dist-bench/reference-server.js'),
+        env: { REFERENCE_BODY: body }
       })
       running.add(service)
       return service

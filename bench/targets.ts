@@ -17,6 +17,9 @@ export const P99_TARGET_MS = 5
 /** `mixed` p95 within this factor of `mixed-reads` (the same reads without the writes) */
 export const MIXED_FACTOR = 1.5
 
+/** the service's own /health/live against a bare Fastify route serving the same bytes */
+export const REFERENCE_FACTOR = 0.9
+
 const f2 = (n: number) => n.toFixed(2)
 
 export function evaluateTargets (results: ScenarioResult[]): TargetResult[] {
@@ -60,6 +63,15 @@ export function evaluateTargets (results: ScenarioResult[]): TargetResult[] {
       ? 'not measured'
       : `${f2(mixed.latency.p95)} ms vs ${f2(reads.latency.p95)} ms (${f2(mixed.latency.p95 / reads.latency.p95)}x)`,
     met: mixed === undefined || reads === undefined ? undefined : mixed.latency.p95 <= MIXED_FACTOR * reads.latency.p95
+  })
+  const reference = results.find(r => r.name === 'reference')
+  const baseline = find('baseline')
+  out.push({
+    target: `baseline >= ${REFERENCE_FACTOR}x reference (bare Fastify)`,
+    figure: reference === undefined || baseline === undefined || reference.rps === 0
+      ? 'not measured'
+      : `${f2(baseline.rps / reference.rps)}x (${Math.round(baseline.rps)} vs ${Math.round(reference.rps)} req/s)`,
+    met: reference === undefined || baseline === undefined || reference.rps === 0 ? undefined : baseline.rps >= REFERENCE_FACTOR * reference.rps
   })
   return out
 }
