@@ -1,7 +1,6 @@
-import type { FastifyBaseLogger } from 'fastify'
 import type { HotTier } from './hot-tier.js'
 import type { CacheMetrics } from './metrics.js'
-import { ALL_KINDS, keys } from './keys.js'
+import { keys } from './keys.js'
 import type { RedisStore } from './redis-store.js'
 
 export type Source = 'hot' | 'redis' | 'postgres'
@@ -12,7 +11,6 @@ export interface CacheOptions {
   hot: HotTier
   redis?: RedisStore
   metrics: CacheMetrics
-  log: FastifyBaseLogger
   ttlMs: number
   hotTtlMs: number
   /** Where each read was served from, for the request's log line. */
@@ -43,7 +41,7 @@ const jitter = (ms: number) => Math.round(ms * (0.9 + Math.random() * 0.2))
  * invalidation of its key never stores its (possibly stale) result in either tier.
  */
 export function createCache (options: CacheOptions) {
-  const { hot, redis, metrics, log } = options
+  const { hot, redis, metrics } = options
   // Loads in progress, with the clock when each began: a read joins one only if nothing it
   // depends on was invalidated since, or it could return a value older than an acknowledged write.
   const inflight = new Map<string, { load: Promise<unknown>, since: number }>()
@@ -51,10 +49,6 @@ export function createCache (options: CacheOptions) {
   let clock = 0
   let flushedAt = 0
   const invalidatedAt = new Map<string, number>()
-  // Keys whose Redis invalidation failed (Redis down or timing out): dropped again before Redis
-  // is used again, so an entry that survived the outage cannot be served stale afterwards.
-  const unconfirmed = new Set<string>()
-  const MAX_UNCONFIRMED = 100000
 
   function mark (keys: string[]): void {
     clock++
@@ -82,18 +76,9 @@ export function createCache (options: CacheOptions) {
     // Redis invalidation is on its way. After: a load that began in between may have read the
     // old Redis value. Then this process's tier.
     mark(list)
-    let confirmed = true
-    if (redis) {
-      const ns = options.namespace()
-      confirmed = await redis.invalidate(list.map(key => `${ns}${key}`)) === list.length
-      if (!confirmed && unconfirmed.size + list.length > MAX_UNCONFIRMED) {
-        unconfirmed.clear()
-        unconfirmed.add('*')
-      } else if (!confirmed && !unconfirmed.has('*')) {
-        for (const key of list) unconfirmed.add(key)
-      }
-      if (!confirmed) redis.suspect()
-    }
+    // Not confirmed: the store keeps the keys and replays them before Redis is read again.
+    const ns = options.namespace()
+    const confirmed = redis === undefined ? true : await redis.invalidate(list.map(key => `${ns}${key}`))
     mark(list)
     for (const key of list) metrics.count(key.slice(0, key.indexOf(':')), 'invalidations')
     hot.invalidate(list)
@@ -248,42 +233,12 @@ export function createCache (options: CacheOptions) {
 
     invalidate,
 
-    /**
-     * Before Redis serves again after a failure: repeat the invalidations it may have missed,
-     * including those that fail while this runs, until none is left. A key is forgotten only
-     * once Redis confirmed it; if Redis goes away again, the rest waits for the next time.
-     */
-    async replayInvalidations (): Promise<void> {
-      if (!redis) return
-      const ns = options.namespace()
-      while (unconfirmed.size > 0) {
-        const keys = [...unconfirmed]
-        if (keys.includes('*')) {
-          await redis.invalidateNowKinds(ALL_KINDS.map(kind => `${ns}${kind}#kind`))
-        } else {
-          await redis.invalidateNow(keys.map(key => `${ns}${key}`))
-        }
-        for (const key of keys) unconfirmed.delete(key)
-        log.info({ keys: keys.includes('*') ? 'all' : keys.length }, 'replayed invalidations missed while Redis was unavailable')
-      }
-    },
-
-    /** No Redis invalidation is waiting to be replayed. */
-    upToDate: () => unconfirmed.size === 0,
-
     /** Drops whole kinds of keys (`article`, `user`…) when a change cannot name its rows. */
     async invalidateKinds (kinds: string[]): Promise<void> {
       // Marked before and after Redis, then this process (as in invalidate).
       flushedAt = ++clock
-      if (redis) {
-        const ns = options.namespace()
-        if (!await redis.invalidateKinds(kinds.map(kind => `${ns}${kind}#kind`))) {
-          // Redis is unreachable: every kind is bumped before it is used again.
-          unconfirmed.clear()
-          unconfirmed.add('*')
-          redis.suspect()
-        }
-      }
+      const ns = options.namespace()
+      await redis?.invalidateKinds(kinds.map(kind => `${ns}${kind}#kind`))
       flushedAt = ++clock
       hot.clear()
     },

@@ -6,11 +6,14 @@ export interface RedisStoreOptions {
   url: string
   commandTimeoutMs: number
   log: FastifyBaseLogger
-  /** Runs on every (re)connection before Redis is used again; a failure keeps it out of use. */
-  beforeAvailable: () => Promise<void>
-  /** Whether beforeAvailable left nothing to do (checked in the same tick as Redis is put to use). */
-  upToDate: () => boolean
+  /** The key of every kind's generation: bumped all at once when too much was missed to name. */
+  allKindKeys: () => string[]
 }
+
+// Keys whose invalidation Redis did not confirm, replayed before it is read again; past this
+// many, every kind is bumped instead.
+const MAX_UNCONFIRMED = 100000
+const EVERYTHING = '*'
 
 // Values are stored as `<kind generation>|<json>`. A fill lands only if neither the key's
 // generation nor its kind's moved since the reader looked, before it queried PostgreSQL: an
@@ -37,9 +40,11 @@ const GENERATION_TTL_MS = 24 * 3600 * 1000
 /**
  * Redis as a fail-open tier: every call resolves (a failure reads as a miss, or as nothing
  * done), commands time out quickly, nothing queues while disconnected, and the connection
- * comes back with backoff. One log line per change of state, never one per request.
+ * comes back with backoff. One log line per change of state, never one per request. It owns
+ * its outages: an invalidation Redis did not confirm is kept, Redis is not read until it has
+ * been replayed, so an entry that survived the outage is never served stale.
  */
-export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable, upToDate }: RedisStoreOptions) {
+export function createRedisStore ({ url, commandTimeoutMs, log, allKindKeys }: RedisStoreOptions) {
   // Not ioredis's commandTimeout: its timer runs before the socket is read, so after a stall of
   // this process longer than the timeout a reply that had arrived in time counted as a timeout,
   // and a timed-out invalidation takes a healthy Redis out of use (see suspect). A command is
@@ -56,12 +61,38 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
   })
   let available = false
   let closing = false
+  const unconfirmed = new Set<string>()
+
+  function missed (keys: string[]): void {
+    if (unconfirmed.has(EVERYTHING)) return
+    if (unconfirmed.size + keys.length > MAX_UNCONFIRMED) {
+      unconfirmed.clear()
+      unconfirmed.add(EVERYTHING)
+    } else {
+      for (const key of keys) unconfirmed.add(key)
+    }
+  }
+
+  /**
+   * Repeats the invalidations Redis missed, including those that fail while this runs, until
+   * none is left. A key is forgotten only once Redis confirmed it; if Redis goes away again,
+   * the rest waits for the next time.
+   */
+  async function replay (): Promise<void> {
+    while (unconfirmed.size > 0) {
+      const keys = [...unconfirmed]
+      if (keys.includes(EVERYTHING)) await invalidateKindsNow(allKindKeys())
+      else await invalidateNow(keys)
+      for (const key of keys) unconfirmed.delete(key)
+      log.info({ keys: keys.includes(EVERYTHING) ? 'all' : keys.length }, 'replayed invalidations missed while Redis was unavailable')
+    }
+  }
 
   client.on('ready', () => {
     const bringUp = async (): Promise<void> => {
-      await beforeAvailable()
+      await replay()
       // Synchronous from here: nothing can fail an invalidation between the check and the switch.
-      if (!upToDate()) return bringUp()
+      if (unconfirmed.size > 0) return bringUp()
       if (!available) log.info('redis connected: cache reads and writes go to Redis')
       available = client.status === 'ready'
     }
@@ -85,6 +116,22 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
     if (keys.length === 0) return 0
     const done = await timed(client.eval(INVALIDATE, keys.length * 2, ...keys.flatMap(key => [key, `${key}#gen`]), GENERATION_TTL_MS))
     return Number(done)
+  }
+
+  async function invalidateKindsNow (kindKeys: string[]): Promise<void> {
+    await timed(Promise.all(kindKeys.map(key => client.incr(key))))
+  }
+
+  /**
+   * An invalidation failed (a timeout, say) while the connection looked fine: Redis may still
+   * hold what it should have dropped, so stop reading it and reconnect; the replay of missed
+   * invalidations runs before it is used again.
+   */
+  function suspect (): void {
+    if (!available) return
+    available = false
+    log.warn('redis invalidation failed: not using Redis until missed invalidations are replayed')
+    client.disconnect(true)
   }
 
   async function attempt<T> (work: () => Promise<T>, fallback: T): Promise<T> {
@@ -129,31 +176,30 @@ export function createRedisStore ({ url, commandTimeoutMs, log, beforeAvailable,
     put: (key: string, kindKey: string, value: string, ttlMs: number) =>
       attempt(() => timed(client.eval(PUT, 2, key, kindKey, value, ttlMs)), 0),
 
-    /** Makes every entry of these kinds unreadable at once (O(1): they then expire unseen). */
-    invalidateKinds: (kindKeys: string[]) => attempt(async () => {
-      await timed(Promise.all(kindKeys.map(key => client.incr(key))))
-      return true
-    }, false),
-
-    invalidate: (keys: string[]) => attempt(() => invalidateNow(keys), 0),
-
-    /** Invalidates whether or not the store is marked available (used while coming back). */
-    invalidateNow,
-    async invalidateNowKinds (kindKeys: string[]): Promise<void> {
-      await timed(Promise.all(kindKeys.map(key => client.incr(key))))
-    },
-
     /**
-     * An invalidation failed (a timeout, say) while the connection looked fine: Redis may still
-     * hold what it should have dropped, so stop reading it and reconnect; the replay of missed
-     * invalidations runs before it is used again.
+     * Drops `keys` (and bumps their generations). false: Redis did not confirm it (down, or no
+     * reply in time): the keys are kept for the replay and Redis is out of use until then.
      */
-    suspect (): void {
-      if (!available) return
-      available = false
-      log.warn('redis invalidation failed: not using Redis until missed invalidations are replayed')
-      client.disconnect(true)
+    async invalidate (keys: string[]): Promise<boolean> {
+      if (keys.length === 0) return true
+      if (await attempt(() => invalidateNow(keys), 0) === keys.length) return true
+      missed(keys)
+      suspect()
+      return false
     },
+
+    /** Makes every entry of these kinds unreadable at once (O(1): they then expire unseen); false as above. */
+    async invalidateKinds (kindKeys: string[]): Promise<boolean> {
+      if (await attempt(async () => { await invalidateKindsNow(kindKeys); return true }, false)) return true
+      // Every kind is bumped before Redis is read again: the simplest superset of these.
+      unconfirmed.clear()
+      unconfirmed.add(EVERYTHING)
+      suspect()
+      return false
+    },
+
+    /** No missed invalidation waits to be replayed. */
+    upToDate: () => unconfirmed.size === 0,
 
     async close (): Promise<void> {
       closing = true

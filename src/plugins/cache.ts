@@ -55,6 +55,7 @@ export default fp(async app => {
   }
 
   const reads = new AsyncLocalStorage<ReadState>()
+  const namespace = () => `${config.REDIS_PREFIX}:v${CACHE_SCHEMA_VERSION}:`
   const metrics = createCacheMetrics()
   const redis = config.REDIS_URL === undefined
     ? undefined
@@ -62,9 +63,7 @@ export default fp(async app => {
       url: config.REDIS_URL,
       commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
       log,
-      // Called only once connected, by which time `cache` below exists.
-      beforeAvailable: () => cache.replayInvalidations(),
-      upToDate: () => cache.upToDate()
+      allKindKeys: () => ALL_KINDS.map(kind => `${namespace()}${kind}#kind`)
     })
   let flushing: Promise<void> | undefined
   // Invalidations of received change notifications still running: a barrier of another
@@ -106,11 +105,10 @@ export default fp(async app => {
     channels: { [PEERS_CHANNEL]: payload => peers.receive(payload) }
   })
   const cache: Cache = createCache({
-    namespace: () => `${config.REDIS_PREFIX}:v${CACHE_SCHEMA_VERSION}:`,
+    namespace,
     hot: createHotTier({ maxEntries: config.CACHE_HOT_MAX_ENTRIES, maxBytes: config.CACHE_HOT_MAX_BYTES }),
     redis,
     metrics,
-    log,
     ttlMs: config.CACHE_TTL_SECONDS * 1000,
     hotTtlMs: HOT_TTL_MS,
     enabled: () => listener.ready && flushing === undefined && peers.joined,

@@ -35,7 +35,7 @@ t.test('Redis answering while this process is stalled past the command timeout s
   stall(200)
   t.not(await reading, undefined, 'a read answered during a stall is a read, not a Redis error')
   t.ok(redis.available, 'Redis still in use')
-  t.ok(cache.upToDate(), 'no invalidation waits to be replayed')
+  t.ok(redis.upToDate(), 'no invalidation waits to be replayed')
   t.equal(reconnections, 0, 'the connection was never dropped')
 })
 
@@ -53,7 +53,7 @@ t.test('Redis that really does not answer is still taken out of use, stalled or 
   stall(200)
   t.equal(await invalidating, false, 'the invalidation was not confirmed')
   t.notOk(redis.available, 'Redis is out of use until the missed invalidation is replayed')
-  t.notOk(cache.upToDate(), 'the invalidation waits to be replayed')
+  t.notOk(redis.upToDate(), 'the invalidation waits to be replayed')
 })
 
 t.test('a service whose Redis hangs still shuts down', async t => {
