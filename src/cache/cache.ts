@@ -1,6 +1,6 @@
 import type { HotTier } from './hot-tier.js'
 import type { CacheMetrics } from './metrics.js'
-import { keys } from './keys.js'
+import { entryKey, kindGenerationKey, keys } from './keys.js'
 import type { RedisStore } from './redis-store.js'
 
 export type Source = 'hot' | 'redis' | 'postgres'
@@ -88,7 +88,7 @@ export function createCache (options: CacheOptions) {
   function define<T> (name: string, definition: Definition<T>) {
     const ttlMs = definition.ttlMs ?? options.ttlMs
     const revive = definition.revive ?? (value => value)
-    const keyOf = (id: string) => `${name}:${id}`
+    const keyOf = (id: string) => entryKey(name, id)
     const refsOf = (id: string) => [keyOf(id), ...(definition.refs?.(id) ?? [])]
     const shared = definition.redis === false ? undefined : redis
     const isStale = (refs: readonly string[], since: number) => refs.some(ref => stale(ref, since))
@@ -96,7 +96,7 @@ export function createCache (options: CacheOptions) {
     async function load (ids: string[], since: number): Promise<Map<string, T>> {
       const ns = options.namespace()
       const found = new Map<string, T>()
-      const kindKey = `${ns}${name}#kind`
+      const kindKey = `${ns}${kindGenerationKey(name)}`
       const cached = shared ? await shared.read(ids.map(id => `${ns}${keyOf(id)}`), kindKey) : undefined
       const missing: string[] = []
       ids.forEach((id, i) => {
@@ -198,7 +198,7 @@ export function createCache (options: CacheOptions) {
         hot.set(keyOf(id), value, raw.length, refs, options.hotTtlMs)
         if (shared?.available === true) {
           const ns = options.namespace()
-          shared.put(`${ns}${keyOf(id)}`, `${ns}${name}#kind`, raw, jitter(ttlMs)).catch(() => {})
+          shared.put(`${ns}${keyOf(id)}`, `${ns}${kindGenerationKey(name)}`, raw, jitter(ttlMs)).catch(() => {})
         }
       }
     }
@@ -238,7 +238,7 @@ export function createCache (options: CacheOptions) {
       // Marked before and after Redis, then this process (as in invalidate).
       flushedAt = ++clock
       const ns = options.namespace()
-      await redis?.invalidateKinds(kinds.map(kind => `${ns}${kind}#kind`))
+      await redis?.invalidateKinds(kinds.map(kind => `${ns}${kindGenerationKey(kind)}`))
       flushedAt = ++clock
       hot.clear()
     },

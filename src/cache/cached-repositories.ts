@@ -3,7 +3,7 @@ import type { ArticleCore, ArticleFilter, ArticleIdFilter, ArticleRow } from '..
 import type { CommentCore, CommentRow } from '../repositories/comments.js'
 import type { UserRow } from '../repositories/users.js'
 import type { Cache } from './cache.js'
-import { keys } from './keys.js'
+import { KIND, keys } from './keys.js'
 
 const byString = <K, V>(map: Map<K, V>) => new Map([...map].map(([k, v]) => [String(k), v]))
 const withDates = <T extends { createdAt: Date | string, updatedAt: Date | string }>(row: T): T =>
@@ -23,13 +23,13 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
   const numeric = <T>(fetch: (ids: number[]) => Promise<Map<number, T>>) =>
     async (ids: string[]) => byString(await fetch(ids.map(Number)))
 
-  const users = cache.define<UserRow>('user', { fetch: numeric(base.users.byIds) })
-  const articles = cache.define<ArticleCore>('article', {
+  const users = cache.define<UserRow>(KIND.user, { fetch: numeric(base.users.byIds) })
+  const articles = cache.define<ArticleCore>(KIND.article, {
     fetch: numeric(base.articles.coreByIds), revive: withDates
   })
   // A cold article page would take three queries (slug, article, author): one query loads all
   // three and primes the article and user entries on the way.
-  const slugs = cache.define<number>('slug', {
+  const slugs = cache.define<number>(KIND.slug, {
     fetch: async wanted => {
       const since = cache.clock
       const rows = await base.articles.bySlugs(wanted)
@@ -41,15 +41,15 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       return new Map(rows.map(row => [row.slug, row.id]))
     }
   })
-  const usernames = cache.define<number>('username', { fetch: base.users.idsByUsernames })
-  const favorites = cache.define<number[]>('favs', { fetch: numeric(base.relations.favoritedBy) })
-  const follows = cache.define<number[]>('follows', { fetch: numeric(base.relations.followedBy) })
-  const comments = cache.define<CommentCore[]>('comments', {
+  const usernames = cache.define<number>(KIND.username, { fetch: base.users.idsByUsernames })
+  const favorites = cache.define<number[]>(KIND.favorites, { fetch: numeric(base.relations.favoritedBy) })
+  const follows = cache.define<number[]>(KIND.follows, { fetch: numeric(base.relations.followedBy) })
+  const comments = cache.define<CommentCore[]>(KIND.comments, {
     fetch: numeric(base.comments.coreByArticles),
     revive: list => list.map(withDates)
   })
-  const tags = cache.define<string[]>('tags', { fetch: async () => new Map([['all', await base.tags.list()]]) })
-  const tagIds = cache.define<number>('tagid', { fetch: base.tags.idsByNames })
+  const tags = cache.define<string[]>(KIND.tags, { fetch: async () => new Map([['all', await base.tags.list()]]) })
+  const tagIds = cache.define<number>(KIND.tagId, { fetch: base.tags.idsByNames })
   // List pages are filtered by ids, so a rename does not touch them, and each depends on one key
   // per filter it uses (see invalidation.ts). In process only: a page's many dependencies cannot
   // be invalidated in Redis by key. A page's ids and its filter's count are kept apart: a change

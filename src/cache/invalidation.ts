@@ -1,22 +1,22 @@
 import type { ChangeEvent, ChangeTable } from '../db/change-events.js'
-import { keys } from './keys.js'
+import { KIND, keys, type Kind } from './keys.js'
 
 export interface Invalidation {
   /** Exact keys to drop. */
   keys: string[]
   /** Kinds of keys whose members cannot be named (bulk statements, TRUNCATE, tag renames). */
-  kinds: string[]
+  kinds: Kind[]
 }
 
 // What each table's rows feed, when the statement is too big to name its rows.
-const KINDS: Record<ChangeTable, string[]> = {
-  users: ['user', 'username'],
-  articles: ['article', 'slug', 'comments', 'tags'],
-  tags: ['article', 'tags', 'tagid'],
-  article_tags: ['article', 'tags'],
-  favorites: ['article', 'favs'],
-  follows: ['follows'],
-  comments: ['comments']
+const KINDS: Record<ChangeTable, Kind[]> = {
+  users: [KIND.user, KIND.username],
+  articles: [KIND.article, KIND.slug, KIND.comments, KIND.tags],
+  tags: [KIND.article, KIND.tags, KIND.tagId],
+  article_tags: [KIND.article, KIND.tags],
+  favorites: [KIND.article, KIND.favorites],
+  follows: [KIND.follows],
+  comments: [KIND.comments]
 }
 
 /**

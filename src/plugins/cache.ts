@@ -4,7 +4,7 @@ import { directDatabaseUrl } from '../config.js'
 import { createCache, type Cache, type Source } from '../cache/cache.js'
 import { createHotTier } from '../cache/hot-tier.js'
 import { invalidationFor } from '../cache/invalidation.js'
-import { ALL_KINDS } from '../cache/keys.js'
+import { ALL_KINDS, kindGenerationKey } from '../cache/keys.js'
 import { createCacheMetrics, type CacheMetrics } from '../cache/metrics.js'
 import { createPeers, PEERS_CHANNEL, type Peers } from '../cache/peers.js'
 import { createRedisStore, type RedisStore } from '../cache/redis-store.js'
@@ -63,7 +63,7 @@ export default fp(async app => {
       url: config.REDIS_URL,
       commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
       log,
-      allKindKeys: () => ALL_KINDS.map(kind => `${namespace()}${kind}#kind`)
+      allKindKeys: () => ALL_KINDS.map(kind => `${namespace()}${kindGenerationKey(kind)}`)
     })
   let flushing: Promise<void> | undefined
   // Invalidations of received change notifications still running: a barrier of another
