@@ -4,6 +4,7 @@
 // the outage's to report (pool-health.ts), not one slow line per query in flight.
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
+import { observeQueries } from './observe-queries.js'
 
 const TEXT_HEAD = 120
 
@@ -18,25 +19,14 @@ function nameOf (query: QueryArg): string {
 /** Times every query of this connection (pool connections, as the pool opens them). */
 export function watchSlowQueries (client: pg.PoolClient, thresholdMs: number, log: FastifyBaseLogger): void {
   if (thresholdMs <= 0) return
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown
-  client.query = ((...args: unknown[]) => {
+  observeQueries(client, query => {
     const started = performance.now()
-    const done = (err?: unknown) => {
-      if (err !== undefined && err !== null) return
-      const durationMs = Math.round(performance.now() - started)
-      if (durationMs >= thresholdMs) log.warn({ query: nameOf(args[0] as QueryArg), durationMs, thresholdMs }, 'slow query')
-    }
-    // Both of pg's forms: a callback (what pool.query uses) or a promise.
-    const last = args.length - 1
-    const callback = args[last]
-    if (typeof callback === 'function') {
-      args[last] = (...results: unknown[]) => {
-        done(results[0])
-        return (callback as (...r: unknown[]) => unknown)(...results)
+    return {
+      finished (err) {
+        if (err !== undefined && err !== null) return
+        const durationMs = Math.round(performance.now() - started)
+        if (durationMs >= thresholdMs) log.warn({ query: nameOf(query as QueryArg), durationMs, thresholdMs }, 'slow query')
       }
     }
-    const result = query(...args)
-    if (result instanceof Promise) result.then(() => done(), () => {})
-    return result
-  }) as typeof client.query
+  })
 }

@@ -6,6 +6,7 @@
 // server connection running the statement, so this holds behind it as well as direct.
 import { connect, type Socket } from 'node:net'
 import type pg from 'pg'
+import { observeQueries } from './observe-queries.js'
 
 // What pg keeps of the running statement and of the backend's cancel key (set from BackendKeyData).
 interface ClientInternals {
@@ -49,34 +50,23 @@ function explain (err: unknown, deadlineMs: number): void {
 export function enforceStatementDeadline (client: pg.PoolClient, deadlineMs: number): void {
   if (deadlineMs <= 0) return
   const internals = client as unknown as ClientInternals
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown
-  client.query = ((...args: unknown[]) => {
+  observeQueries(client, () => {
     let cancelled = false
-    const deadline: { timer?: NodeJS.Timeout } = {}
-    const finished = (err?: unknown) => {
-      clearTimeout(deadline.timer)
-      if (cancelled) explain(err, deadlineMs)
-    }
-    // Both of pg's forms: a callback (what pool.query uses) or a promise.
-    const last = args.length - 1
-    const callback = args[last]
-    if (typeof callback === 'function') {
-      args[last] = (...results: unknown[]) => {
-        finished(results[0])
-        return (callback as (...r: unknown[]) => unknown)(...results)
+    let timer: NodeJS.Timeout | undefined
+    return {
+      sent () {
+        const running = internals._activeQuery
+        timer = setTimeout(() => {
+          if (running == null || internals._activeQuery !== running) return
+          cancelled = true
+          sendCancel(internals)
+        }, deadlineMs)
+        timer.unref()
+      },
+      finished (err) {
+        clearTimeout(timer)
+        if (cancelled) explain(err, deadlineMs)
       }
     }
-    const result = query(...args)
-    // pg sends a query at once when the connection is idle (a pool's always is): this is it.
-    const running = internals._activeQuery
-    const timer = setTimeout(() => {
-      if (running == null || internals._activeQuery !== running) return
-      cancelled = true
-      sendCancel(internals)
-    }, deadlineMs)
-    timer.unref()
-    deadline.timer = timer
-    if (result instanceof Promise) result.then(() => finished(), err => finished(err))
-    return result
-  }) as typeof client.query
+  })
 }
