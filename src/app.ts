@@ -16,6 +16,7 @@ import jsonBody from './plugins/json-body.js'
 import loadShedding from './plugins/load-shedding.js'
 import metrics from './plugins/metrics.js'
 import nodeAnswers from './plugins/node-answers.js'
+import readDb from './plugins/read-db.js'
 import readiness from './plugins/readiness.js'
 import repositories from './plugins/repositories.js'
 import responseCache from './plugins/response-cache.js'
@@ -72,6 +73,7 @@ const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   if (opts.config.DOCS === 'on') await fastify.register(swagger)
   await fastify.register(db)
   if (opts.demoData === true) await seedDemoData(fastify.pg, hashPassword, fastify.log)
+  await fastify.register(readDb)
   await fastify.register(cache)
   await fastify.register(responseCache)
   await fastify.register(readiness)

@@ -18,6 +18,8 @@ const ConfigSchema = Type.Object({
   SLOW_QUERY_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 500 }),
   PG_EMBEDDED_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
   DATABASE_LISTEN_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_READ_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  REPLICA_MAX_WAIT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 50 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', default: 'gravity' }),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 10000, default: 50 }),

@@ -30,8 +30,8 @@ export interface Timing {
 export function createCacheMetrics () {
   const byName = new Map<string, CacheCounters>()
   const timings: Record<TimingName, Timing> = {
-    invalidation_lag: emptyTiming(),
-    barrier_wait: emptyTiming()
+    invalidation_lag: newTiming(),
+    barrier_wait: newTiming()
   }
 
   function counters (name: string): CacheCounters {
@@ -52,13 +52,7 @@ export function createCacheMetrics () {
     },
     /** Records one duration; negative ones (clocks apart) count as 0. */
     time (name: TimingName, seconds: number): void {
-      const timing = timings[name]
-      const value = Math.max(0, seconds)
-      let bucket = TIMING_BUCKETS.findIndex(le => value <= le)
-      if (bucket === -1) bucket = TIMING_BUCKETS.length
-      timing.counts[bucket] = (timing.counts[bucket] ?? 0) + 1
-      timing.sum += value
-      timing.count++
+      observe(timings[name], seconds)
     },
     timing (name: TimingName): Timing {
       const { counts, sum, count } = timings[name]
@@ -67,8 +61,18 @@ export function createCacheMetrics () {
   }
 }
 
-function emptyTiming (): Timing {
+export function newTiming (): Timing {
   return { counts: new Array<number>(TIMING_BUCKETS.length + 1).fill(0), sum: 0, count: 0 }
+}
+
+/** Records one duration; negative ones (clocks apart) count as 0. */
+export function observe (timing: Timing, seconds: number): void {
+  const value = Math.max(0, seconds)
+  let bucket = TIMING_BUCKETS.findIndex(le => value <= le)
+  if (bucket === -1) bucket = TIMING_BUCKETS.length
+  timing.counts[bucket] = (timing.counts[bucket] ?? 0) + 1
+  timing.sum += value
+  timing.count++
 }
 
 export type CacheMetrics = ReturnType<typeof createCacheMetrics>

@@ -17,8 +17,12 @@
  *
  *   {"t":"articles","op":"UPDATE","all":true}   (every row of the table may have changed)
  *
- * Since migration 005 each payload also has "at": when its statement began, in epoch ms.
+ * Since migration 005 each payload also has "at": when its statement began, in epoch ms; since 006,
+ * "lsn": the primary's WAL insert position at the transaction's first change (before its commit),
+ * and "async":true when the writer's synchronous_commit was off.
  */
+
+import { isLsn } from './lsn.js'
 
 export const CHANGE_CHANNEL = 'gravity_changes'
 
@@ -43,6 +47,10 @@ const OPS: readonly string[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] satisf
 interface Timed {
   /** When the statement that made the change began (epoch ms, the database's clock), if sent */
   at?: number
+  /** The WAL insert position at the transaction's first change, if sent: at or before its commit, never after. */
+  lsn?: string
+  /** The writer's synchronous_commit was off: its commit may not be flushed when this is delivered. */
+  async?: true
 }
 
 interface RowsChange<T extends ChangeTable> extends Timed {
@@ -97,11 +105,15 @@ export function parseChangeEvent (payload: string): ChangeEvent {
   const { t: table, op } = record
   if (!isTable(table)) throw new Error(`unknown table in change payload: ${String(table)}`)
   if (typeof op !== 'string' || !OPS.includes(op)) throw new Error(`unknown op in change payload: ${String(op)}`)
-  const at = Number.isSafeInteger(record.at) ? { at: record.at as number } : {}
-  if (record.all === true) return { table, op: op as ChangeOp, all: true, ...at }
+  const meta = {
+    ...(Number.isSafeInteger(record.at) ? { at: record.at as number } : {}),
+    ...(isLsn(record.lsn) ? { lsn: record.lsn } : {}),
+    ...(record.async === true ? { async: true as const } : {})
+  }
+  if (record.all === true) return { table, op: op as ChangeOp, all: true, ...meta }
   if (record.all !== undefined && record.all !== false) throw new Error('invalid "all" in change payload')
 
-  const event: Record<string, unknown> = { table, op, all: false, ...at }
+  const event: Record<string, unknown> = { table, op, all: false, ...meta }
   for (const [field, kind] of Object.entries(FIELDS[table])) {
     const values = record[field]
     const valid = Array.isArray(values) && values.every(kind === 'int'

@@ -49,7 +49,15 @@ export interface ChangeListener {
   notify: (channel: string, payload: string) => Promise<void>
   /** The session is not delivering (found by its user): drop it and reconnect, as on a lost connection. */
   restart: (reason: string) => void
+  /**
+   * The primary's WAL positions and WAL page size, read on this session (direct to the primary,
+   * never waiting for a pool). Read after a change was delivered, `insert` is at or past its
+   * commit, and so is `flush` if the commit was synchronous. Fails while not ready.
+   */
+  walPosition: () => Promise<WalPosition>
 }
+
+export interface WalPosition { insert: string, flush: string, blockSize: number }
 
 export const LISTENER_APPLICATION_NAME = 'gravity-bff-changes'
 
@@ -223,6 +231,14 @@ export function createChangeListener (options: ChangeListenerOptions): ChangeLis
     async notify (channel, payload) {
       if (live === undefined) throw new Error('the change listener is not connected')
       await live.query('SELECT pg_notify($1, $2)', [channel, payload])
+    },
+
+    async walPosition () {
+      if (live === undefined) throw new Error('the change listener is not connected')
+      const { rows } = await live.query<WalPosition>(
+        `SELECT pg_current_wal_insert_lsn()::text AS insert, pg_current_wal_flush_lsn()::text AS flush,
+           current_setting($1)::int AS "blockSize"`, ['wal_block_size'])
+      return rows[0] as WalPosition
     }
   }
 }

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { TIMING_BUCKETS, type CacheCounters, type Timing } from '../cache/metrics.js'
+import { READ_OUTCOMES } from '../db/read-pool.js'
 
 /** A counter whose total is kept elsewhere: set to that total at each scrape. */
 function mirroredCounter (registry: Registry, name: string, help: string, labelNames: string[],
@@ -74,6 +75,16 @@ export function registerServiceMetrics (app: FastifyInstance, registry: Registry
   gauge(registry, 'gravity_pg_pool_waiting', 'queries waiting for a pg pool connection', [], () => [[{}, pg.waitingCount]])
   gauge(registry, 'gravity_pg_up', '1 while PostgreSQL answers; 0 while requests that need it are refused (see db/pool-health.ts)', [],
     () => [[{}, app.dbHealth.up ? 1 : 0]])
+
+  const { pgRead } = app
+  if (pgRead.replicated) {
+    mirroredCounter(registry, 'gravity_replica_reads_total',
+      'repository reads by where they went: replica, or the primary because it lagged (lag), was down (replica_down), the request writes (write_request) or changes are not followed (unsynced)',
+      ['outcome'], () => { const { reads } = pgRead.stats(); return READ_OUTCOMES.map(outcome => [{ outcome }, reads[outcome]]) })
+    mirroredHistogram(registry, 'gravity_replica_wait_seconds',
+      'what a read that found the replica behind waited for it to replay the changes required (then read it, or the primary)',
+      () => pgRead.stats().waits)
+  }
 
   const cache = app.cache
   if (cache === null) return

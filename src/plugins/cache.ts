@@ -56,6 +56,8 @@ export default fp(async app => {
 
   const reads = new AsyncLocalStorage<ReadState>()
   const namespace = () => `${config.REDIS_PREFIX}:v${CACHE_SCHEMA_VERSION}:`
+  // With a replica, reads wait for it to replay each change before the change counts as applied.
+  const replicated = app.pgRead.replicated
   const metrics = createCacheMetrics()
   const redis = config.REDIS_URL === undefined
     ? undefined
@@ -101,9 +103,19 @@ export default fp(async app => {
         .then(() => { flushing = undefined })
       track(flushing)
     },
-    onListening: () => peers.listening(),
+    onListening: () => {
+      peers.listening()
+      if (replicated) app.pgRead.resync().catch(() => {})
+    },
     channels: { [PEERS_CHANNEL]: payload => peers.receive(payload) }
   })
+  if (replicated) {
+    app.pgRead.follow({
+      walPosition: () => listener.walPosition(),
+      listening: () => listener.ready,
+      restart: reason => listener.restart(reason)
+    })
+  }
   const cache: Cache = createCache({
     namespace,
     hot: createHotTier({ maxEntries: config.CACHE_HOT_MAX_ENTRIES, maxBytes: config.CACHE_HOT_MAX_BYTES }),
@@ -127,6 +139,8 @@ export default fp(async app => {
   })
 
   async function apply (event: ChangeEvent): Promise<void> {
+    // Before the keys are dropped: a miss that follows must not read a replica without the change.
+    if (replicated) await app.pgRead.caughtUp(event.async === true)
     const { keys, kinds } = invalidationFor(event)
     await cache.invalidate(keys)
     if (kinds.length > 0) await cache.invalidateKinds(kinds)
@@ -153,4 +167,4 @@ export default fp(async app => {
     await listener.stop()
     await redis?.close()
   })
-}, { name: 'cache', dependencies: ['config', 'db'] })
+}, { name: 'cache', dependencies: ['config', 'db', 'read-db'] })

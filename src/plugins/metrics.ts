@@ -70,4 +70,4 @@ export default fp(async app => {
     server.closeAllConnections()
     await new Promise(resolve => server.close(resolve))
   })
-}, { name: 'metrics', dependencies: ['config', 'db', 'cache'] })
+}, { name: 'metrics', dependencies: ['config', 'db', 'read-db', 'cache'] })

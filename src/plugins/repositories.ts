@@ -8,8 +8,9 @@ declare module 'fastify' {
   }
 }
 
-// The repositories on the app's pool, read through the cache when it is on.
+// The repositories on the app's pools (writes on the primary, reads through app.pgRead), read
+// through the cache when it is on.
 export default fp(async app => {
-  const repos = createRepositories(app.pg)
+  const repos = createRepositories(app.pg, app.pgRead)
   app.decorate('repos', app.cache === null ? repos : cachedRepositories(repos, app.cache.cache))
-}, { name: 'repositories', dependencies: ['db', 'cache'] })
+}, { name: 'repositories', dependencies: ['db', 'read-db', 'cache'] })

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg'
+import type { Queryable } from '../db/read-pool.js'
 import { connectionFailure } from '../errors.js'
 import { recordValues, type IdempotencyRecord } from './idempotency.js'
 
@@ -88,7 +89,7 @@ async function replaceTags (client: PoolClient, articleId: number, tagList: stri
   return [...new Set([...removed.rows, ...added.rows].map(row => row.tag_id))]
 }
 
-export function articlesRepository (pg: Pool) {
+export function articlesRepository (pg: Pool, read: Queryable = pg) {
   async function transaction<T> (work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await pg.connect()
     // An error passed to release() drops the connection instead of pooling it again.
@@ -110,7 +111,7 @@ export function articlesRepository (pg: Pool) {
   }
 
   async function page (conditions: { sql: string, values: unknown[] }, limit: number, offset: number) {
-    const { rows } = await pg.query<{ ids: number[], total: number }>(
+    const { rows } = await read.query<{ ids: number[], total: number }>(
       `SELECT (SELECT count(*)::int FROM articles a WHERE ${conditions.sql}) AS total,
               ARRAY(SELECT a.id FROM articles a WHERE ${conditions.sql}
                     ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2) AS ids`,
@@ -126,7 +127,7 @@ export function articlesRepository (pg: Pool) {
     /** The ids of one page (filter names resolved to ids), newest first: listPage without the count. */
     async pageIds (filter: ArticleIdFilter, limit: number, offset: number): Promise<number[]> {
       const conditions = where(filter, false)
-      const { rows } = await pg.query<{ id: number }>(
+      const { rows } = await read.query<{ id: number }>(
         `SELECT a.id FROM articles a WHERE ${conditions.sql} ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2`,
         [limit, offset, ...conditions.values]
       )
@@ -136,7 +137,7 @@ export function articlesRepository (pg: Pool) {
     /** How many articles match (filter names resolved to ids). */
     async count (filter: ArticleIdFilter): Promise<number> {
       const conditions = where(filter, false, 1)
-      const { rows } = await pg.query<{ total: number }>(
+      const { rows } = await read.query<{ total: number }>(
         `SELECT count(*)::int AS total FROM articles a WHERE ${conditions.sql}`, conditions.values)
       return rows[0]?.total ?? 0
     },
@@ -144,7 +145,7 @@ export function articlesRepository (pg: Pool) {
     /** List items (no body), in the order of `ids`. */
     async findListItems (ids: number[]): Promise<ArticleRow[]> {
       if (ids.length === 0) return []
-      const { rows } = await pg.query<ArticleRow>(
+      const { rows } = await read.query<ArticleRow>(
         `SELECT ${SHARED_COLUMNS} FROM articles a JOIN users u ON u.id = a.author_id
          WHERE a.id = ANY($1::int[])`,
         [ids]
@@ -154,7 +155,7 @@ export function articlesRepository (pg: Pool) {
     },
 
     async findBySlug (slug: string): Promise<ArticleRow | undefined> {
-      const { rows } = await pg.query<ArticleRow>(
+      const { rows } = await read.query<ArticleRow>(
         `SELECT ${SHARED_COLUMNS}, a.body FROM articles a JOIN users u ON u.id = a.author_id
          WHERE a.slug = $1`,
         [slug]
@@ -163,7 +164,7 @@ export function articlesRepository (pg: Pool) {
     },
 
     async coreByIds (ids: number[]): Promise<Map<number, ArticleCore>> {
-      const { rows } = await pg.query<ArticleCore>(
+      const { rows } = await read.query<ArticleCore>(
         `SELECT a.id, a.slug, a.title, a.description, a.body,
            a.created_at AS "createdAt", a.updated_at AS "updatedAt", a.author_id AS "authorId",
            (SELECT count(*)::int FROM favorites f WHERE f.article_id = a.id) AS "favoritesCount",
@@ -177,7 +178,7 @@ export function articlesRepository (pg: Pool) {
 
     /** Full articles by slug, with their authors' user rows: one query for a cold article page. */
     async bySlugs (slugs: string[]): Promise<ArticleRow[]> {
-      const { rows } = await pg.query<ArticleRow>(
+      const { rows } = await read.query<ArticleRow>(
         `SELECT ${SHARED_COLUMNS}, a.body, u.email FROM articles a JOIN users u ON u.id = a.author_id
          WHERE a.slug = ANY($1::text[])`,
         [slugs]

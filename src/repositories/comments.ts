@@ -1,4 +1,5 @@
 import type { Pool } from 'pg'
+import type { Queryable } from '../db/read-pool.js'
 import { recordValues, type IdempotencyRecord } from './idempotency.js'
 
 export interface CommentRow {
@@ -18,10 +19,10 @@ const COLUMNS = `c.id, c.article_id AS "articleId", c.author_id AS "authorId", c
 
 export type CommentCore = Omit<CommentRow, 'username' | 'bio' | 'image'>
 
-export function commentsRepository (pg: Pool) {
+export function commentsRepository (pg: Pool, read: Queryable = pg) {
   return {
     async listByArticle (articleId: number): Promise<CommentRow[]> {
-      const { rows } = await pg.query<CommentRow>(
+      const { rows } = await read.query<CommentRow>(
         `SELECT ${COLUMNS} FROM comments c JOIN users u ON u.id = c.author_id
          WHERE c.article_id = $1 ORDER BY c.created_at DESC, c.id DESC`,
         [articleId]
@@ -30,7 +31,7 @@ export function commentsRepository (pg: Pool) {
     },
 
     async coreByArticles (articleIds: number[]): Promise<Map<number, CommentCore[]>> {
-      const { rows } = await pg.query<CommentCore>(
+      const { rows } = await read.query<CommentCore>(
         `SELECT c.id, c.article_id AS "articleId", c.author_id AS "authorId", c.body,
            c.created_at AS "createdAt", c.updated_at AS "updatedAt"
          FROM comments c WHERE c.article_id = ANY($1::int[]) ORDER BY c.created_at DESC, c.id DESC`,
@@ -57,14 +58,14 @@ export function commentsRepository (pg: Pool) {
     },
 
     async findById (id: number): Promise<CommentRow | undefined> {
-      const { rows } = await pg.query<CommentRow>(
+      const { rows } = await read.query<CommentRow>(
         `SELECT ${COLUMNS} FROM comments c JOIN users u ON u.id = c.author_id WHERE c.id = $1`, [id])
       return rows[0]
     },
 
     /** The comment, only if it belongs to that article. */
     async findInArticle (articleId: number, id: number): Promise<{ id: number, authorId: number } | undefined> {
-      const { rows } = await pg.query<{ id: number, authorId: number }>(
+      const { rows } = await read.query<{ id: number, authorId: number }>(
         'SELECT id, author_id AS "authorId" FROM comments WHERE id = $1 AND article_id = $2',
         [id, articleId]
       )

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg'
+import type { Queryable } from '../db/read-pool.js'
 
 export interface ProfileRow {
   id: number
@@ -7,10 +8,10 @@ export interface ProfileRow {
   image: string
 }
 
-export function profilesRepository (pg: Pool) {
+export function profilesRepository (pg: Pool, read: Queryable = pg) {
   return {
     async findByUsername (username: string): Promise<ProfileRow | undefined> {
-      const { rows } = await pg.query<ProfileRow>(
+      const { rows } = await read.query<ProfileRow>(
         'SELECT id, username, bio, image FROM users WHERE username = $1',
         [username]
       )

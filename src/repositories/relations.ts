@@ -1,4 +1,4 @@
-import type { Pool } from 'pg'
+import type { Queryable } from '../db/read-pool.js'
 
 export interface ViewerRelations {
   favorited: Set<number>
@@ -8,11 +8,11 @@ export interface ViewerRelations {
 const NONE: ViewerRelations = { favorited: new Set(), following: new Set() }
 
 /** The per-viewer flags of a response (`favorited`, `following`), apart from the shared data. */
-export function relationsRepository (pg: Pool) {
+export function relationsRepository (read: Queryable) {
   return {
     async forViewer (viewerId: number | null, articleIds: number[], authorIds: number[]): Promise<ViewerRelations> {
       if (viewerId === null || (articleIds.length === 0 && authorIds.length === 0)) return NONE
-      const { rows } = await pg.query<{ favorited: number[], following: number[] }>(
+      const { rows } = await read.query<{ favorited: number[], following: number[] }>(
         `SELECT
            ARRAY(SELECT article_id FROM favorites WHERE user_id = $1 AND article_id = ANY($2::int[])) AS favorited,
            ARRAY(SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id = ANY($3::int[])) AS following`,
@@ -24,7 +24,7 @@ export function relationsRepository (pg: Pool) {
 
     /** Every article a user has favorited, and every user they follow: the cached per-user sets. */
     async favoritedBy (userIds: number[]): Promise<Map<number, number[]>> {
-      const { rows } = await pg.query<{ id: number, ids: number[] }>(
+      const { rows } = await read.query<{ id: number, ids: number[] }>(
         `SELECT u.id, ARRAY(SELECT article_id FROM favorites WHERE user_id = u.id) AS ids
          FROM unnest($1::int[]) AS u(id)`, [userIds]
       )
@@ -32,7 +32,7 @@ export function relationsRepository (pg: Pool) {
     },
 
     async followedBy (userIds: number[]): Promise<Map<number, number[]>> {
-      const { rows } = await pg.query<{ id: number, ids: number[] }>(
+      const { rows } = await read.query<{ id: number, ids: number[] }>(
         `SELECT u.id, ARRAY(SELECT followee_id FROM follows WHERE follower_id = u.id) AS ids
          FROM unnest($1::int[]) AS u(id)`, [userIds]
       )

@@ -1,5 +1,6 @@
 // The repositories the routes use, as one set: what the plugin decorates and the cache wraps.
 import type pg from 'pg'
+import type { Queryable } from '../db/read-pool.js'
 import { articlesRepository, type ArticlesRepository } from './articles.js'
 import { commentsRepository, type CommentsRepository } from './comments.js'
 import { profilesRepository, type ProfilesRepository } from './profiles.js'
@@ -16,13 +17,14 @@ export interface Repositories {
   tags: TagsRepository
 }
 
-export function createRepositories (pool: pg.Pool): Repositories {
+/** Writes (and reads that must see the latest commit) on `pool`, the primary; other reads through `read`. */
+export function createRepositories (pool: pg.Pool, read: Queryable = pool): Repositories {
   return {
-    users: usersRepository(pool),
-    profiles: profilesRepository(pool),
-    relations: relationsRepository(pool),
-    articles: articlesRepository(pool),
-    comments: commentsRepository(pool),
-    tags: tagsRepository(pool)
+    users: usersRepository(pool, read),
+    profiles: profilesRepository(pool, read),
+    relations: relationsRepository(read),
+    articles: articlesRepository(pool, read),
+    comments: commentsRepository(pool, read),
+    tags: tagsRepository(read)
   }
 }

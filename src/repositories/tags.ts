@@ -1,11 +1,11 @@
-import type { Pool } from 'pg'
+import type { Queryable } from '../db/read-pool.js'
 
-export function tagsRepository (pg: Pool) {
+export function tagsRepository (read: Queryable) {
   return {
     /** Tags in use, most used first. */
     async list (): Promise<string[]> {
       // Counted per tag from the (tag_id, article_id) index: a third of a GROUP BY's cost.
-      const { rows } = await pg.query<{ name: string }>(
+      const { rows } = await read.query<{ name: string }>(
         `SELECT t.name FROM tags t
          CROSS JOIN LATERAL (SELECT count(*) AS uses FROM article_tags at WHERE at.tag_id = t.id) c
          WHERE c.uses > 0 ORDER BY c.uses DESC, t.name`
@@ -14,7 +14,7 @@ export function tagsRepository (pg: Pool) {
     },
 
     async idsByNames (names: string[]): Promise<Map<string, number>> {
-      const { rows } = await pg.query<{ id: number, name: string }>('SELECT id, name FROM tags WHERE name = ANY($1::text[])', [names])
+      const { rows } = await read.query<{ id: number, name: string }>('SELECT id, name FROM tags WHERE name = ANY($1::text[])', [names])
       return new Map(rows.map(row => [row.name, row.id]))
     }
   }

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg'
+import type { Queryable } from '../db/read-pool.js'
 import { EmailTaken, UsernameTaken } from '../errors.js'
 import { recordValues, type IdempotencyRecord } from './idempotency.js'
 import { uniqueViolation } from './unique-violation.js'
@@ -29,25 +30,26 @@ function rethrowTaken (err: unknown): never {
   throw err
 }
 
-export function usersRepository (pg: Pool) {
+export function usersRepository (pg: Pool, read: Queryable = pg) {
   return {
     async findById (id: number): Promise<UserRow | undefined> {
-      const { rows } = await pg.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id])
+      const { rows } = await read.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id])
       return rows[0]
     },
 
     async byIds (ids: number[]): Promise<Map<number, UserRow>> {
-      const { rows } = await pg.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ANY($1::int[])`, [ids])
+      const { rows } = await read.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ANY($1::int[])`, [ids])
       return new Map(rows.map(row => [row.id, row]))
     },
 
     async idsByUsernames (usernames: string[]): Promise<Map<string, number>> {
-      const { rows } = await pg.query<{ id: number, username: string }>(
+      const { rows } = await read.query<{ id: number, username: string }>(
         'SELECT id, username FROM users WHERE username = ANY($1::text[])', [usernames]
       )
       return new Map(rows.map(row => [row.username, row.id]))
     },
 
+    // On the primary: a user registered a moment ago, through any instance, can log in.
     async findByEmailForLogin (email: string): Promise<(UserRow & { passwordHash: string }) | undefined> {
       const { rows } = await pg.query<UserRow & { passwordHash: string }>(
         `SELECT ${COLUMNS}, password_hash AS "passwordHash" FROM users WHERE lower(email) = lower($1)`,

@@ -103,8 +103,9 @@ t.test('receives changes made with plain SQL', async t => {
   const { rows } = await writer.query<{ id: number }>('SELECT id FROM users WHERE username = $1', [username])
   // "at": when the statement began (migration 005), on the database's clock: this machine's.
   const timed = (event: ChangeEvent | undefined) => {
-    const { at, ...rest } = event ?? {} as ChangeEvent
+    const { at, lsn, ...rest } = event ?? {} as ChangeEvent
     t.ok(typeof at === 'number' && Math.abs(Date.now() - at) < 60_000, `"at" is the statement's time (${String(at)})`)
+    t.match(lsn, /^[0-9A-F]+\/[0-9A-F]+$/, `"lsn" is a WAL position (${String(lsn)})`)
     return rest
   }
   t.same(timed(events.at(-1)), { table: 'users', op: 'INSERT', all: false, ids: [rows[0]!.id], usernames: [username] })

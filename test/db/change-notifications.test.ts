@@ -2,10 +2,11 @@ import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import t from 'tap'
 import { CHANGE_CHANNEL, parseChangeEvent } from '../../src/db/change-events.js'
+import { isLsn, parseLsn } from '../../src/db/lsn.js'
 import { runMigrations } from '../../src/db/migrate.js'
 import { createTestDatabase } from '../helper.js'
 
-// The triggers of migrations/002_change_notifications.sql (and 005's "at"), observed by a plain LISTEN session.
+// The triggers of migrations/002_change_notifications.sql (and 005's "at", 006's "lsn"), observed by a plain LISTEN session.
 
 const url = await createTestDatabase(t)
 await runMigrations(url)
@@ -40,17 +41,21 @@ const dbNow = async () => Number((await writer.query<{ ms: string }>(
   'SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms')).rows[0]!.ms)
 
 const fileBegan = await dbNow()
+const walNow = async () => parseLsn((await writer.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn)
+const fileLsn = await walNow()
 
 /**
  * Runs SQL on the writer session and returns the change payloads it caused, each checked to carry
  * "at" (when its statement began: during these statements, or before them for a statement of a
- * transaction they commit) and returned without it.
+ * transaction they commit) and "lsn" (a WAL position from before the commit), and returned without them.
  */
 async function changes (...statements: string[]): Promise<Payload[]> {
   received.length = 0
   const began = statements.includes('COMMIT') ? fileBegan : await dbNow()
+  const lsnBefore = statements.includes('COMMIT') ? fileLsn : await walNow()
   for (const sql of statements) await writer.query(sql)
   const ended = await dbNow()
+  const lsnAfter = await walNow()
   await drain()
   const result = [...received]
   for (const payload of result) {
@@ -60,6 +65,11 @@ async function changes (...statements: string[]): Promise<Payload[]> {
       throw new Error(`"at" ${String(at)} is not within the statements' run (${began}..${ended}): ${JSON.stringify(payload)}`)
     }
     delete payload.at
+    const { lsn } = payload
+    if (typeof lsn !== 'string' || !isLsn(lsn) || parseLsn(lsn) < lsnBefore || parseLsn(lsn) > lsnAfter) {
+      throw new Error(`"lsn" ${String(lsn)} is not a WAL position of the statements' run: ${JSON.stringify(payload)}`)
+    }
+    delete payload.lsn
   }
   return result
 }

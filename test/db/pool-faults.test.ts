@@ -2,20 +2,16 @@
 // failover, a NAT or firewall idle timeout) and a frozen server (SIGSTOP) cost a request at most
 // the deadlines, the service answers again within seconds of PostgreSQL being reachable, and the
 // outage is two log lines (down, back) instead of a stack trace per refused request.
-import { execFileSync, spawn } from 'node:child_process'
-import { chownSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
-import pg from 'pg'
 import t, { type Test } from 'tap'
 import app from '../../src/app.js'
 import { serverOptions } from '../../src/server-options.js'
 import { freePort, poll, tcpProxy, until } from '../cache/cache-helper.js'
 import { silencingProxy as startSilencingProxy } from '../../bench/silencing-proxy.js'
 import { createTestDatabase, queryDatabase, testConfig } from '../helper.js'
+import { ownPostgres } from './own-postgres.js'
 
 // Small deadlines, far enough apart to tell a refusal at once from one that waited a deadline out.
 const QUERY_TIMEOUT_MS = 1500
@@ -198,52 +194,6 @@ t.test('one lost connection is not an outage: the next request gets a new one', 
   t.same((await waves(server, 2, 3)).map(a => a.status), Array(6).fill(200), 'every request answers 200')
   t.same(lines.filter(l => /^PostgreSQL/.test(l.msg)).map(l => l.msg), [], 'no outage logged')
 })
-
-/**
- * A PostgreSQL cluster of the test's own (initdb in a temp dir, as the postgres user, on a free
- * port), stopped at the end; freeze() stops all its processes (SIGSTOP), thaw() resumes them.
- */
-async function ownPostgres (t: Test) {
-  const bin = '/usr/lib/postgresql/15/bin'
-  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString())
-  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString())
-  const dir = mkdtempSync(join(tmpdir(), 'gravity-pg-faults-'))
-  chownSync(dir, uid, gid)
-  const data = join(dir, 'data')
-  execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'],
-    { uid, gid, cwd: dir, stdio: 'ignore' })
-  const port = await freePort()
-  const postgres = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir,
-    '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=20', '-c', 'shared_buffers=16MB'],
-  { uid, gid, cwd: dir, detached: true, stdio: 'ignore' })
-  const exited = new Promise(resolve => postgres.once('exit', resolve))
-  // PostgreSQL's children each call setsid(): signal the postmaster and every child by id.
-  const cluster = () => [postgres.pid as number, ...execFileSync('ps', ['-o', 'pid=', '--ppid', String(postgres.pid)])
-    .toString().split('\n').map(Number).filter(pid => pid > 0)]
-  const signal = (name: NodeJS.Signals) => { for (const pid of cluster()) process.kill(pid, name) }
-  t.teardown(async () => {
-    try {
-      signal('SIGCONT')
-      postgres.kill('SIGINT') // fast shutdown
-      if (await Promise.race([exited.then(() => true), sleep(10000).then(() => false)]) === false) postgres.kill('SIGKILL')
-    } catch {}
-    rmSync(dir, { recursive: true, force: true })
-  })
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`
-  await until(async () => {
-    const client = new pg.Client({ connectionString: url })
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      return true
-    } catch {
-      return false
-    } finally {
-      client.end().catch(() => {})
-    }
-  }, 'own PostgreSQL to accept connections', 30000)
-  return { url, freeze: () => signal('SIGSTOP'), thaw: () => signal('SIGCONT') }
-}
 
 t.test('a frozen PostgreSQL (SIGSTOP) costs a request at most the deadlines, never the freeze', async t => {
   const cluster = await ownPostgres(t)
