@@ -5,6 +5,7 @@ import { seedDemoData } from './db/demo-seed.js'
 import { hashPassword } from './lib/password.js'
 import auth from './plugins/auth.js'
 import cache from './plugins/cache.js'
+import changes from './plugins/changes.js'
 import compression from './plugins/compression.js'
 import config, { type AppConfig } from './plugins/config.js'
 import db from './plugins/db.js'
@@ -74,6 +75,7 @@ const service: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(db)
   if (opts.demoData === true) await seedDemoData(fastify.pg, hashPassword, fastify.log)
   await fastify.register(readDb)
+  await fastify.register(changes)
   await fastify.register(cache)
   await fastify.register(responseCache)
   await fastify.register(readiness)

@@ -1,20 +1,22 @@
+// The read cache and its stores (the in-process hot tier, Redis): what the repositories read
+// through, kept coherent by the change feed it subscribes to (plugins/changes.ts), and each
+// request's account of which tier its reads came from.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import fp from 'fastify-plugin'
-import { directDatabaseUrl } from '../config.js'
 import { createCache, type Cache, type Source } from '../cache/cache.js'
 import { createHotTier } from '../cache/hot-tier.js'
 import { invalidationFor } from '../cache/invalidation.js'
 import { ALL_KINDS, kindGenerationKey } from '../cache/keys.js'
 import { createCacheMetrics, type CacheMetrics } from '../cache/metrics.js'
-import { createPeers, PEERS_CHANNEL, type Peers } from '../cache/peers.js'
+import type { Peers } from '../cache/peers.js'
 import { createRedisStore, type RedisStore } from '../cache/redis-store.js'
 import type { ChangeEvent } from '../db/change-events.js'
-import { createChangeListener, LISTENER_APPLICATION_NAME, type ChangeListener } from '../db/change-listener.js'
+import type { ChangeListener } from '../db/change-listener.js'
+import type { Changes } from './changes.js'
 
 // Bump when a cached value's shape changes: old entries are then never read.
 const CACHE_SCHEMA_VERSION = 1
 const HOT_TTL_MS = 60_000
-const JOIN_TIMEOUT_MS = 5000
 
 export interface CacheState {
   cache: Cache
@@ -56,8 +58,6 @@ export default fp(async app => {
 
   const reads = new AsyncLocalStorage<ReadState>()
   const namespace = () => `${config.REDIS_PREFIX}:v${CACHE_SCHEMA_VERSION}:`
-  // With a replica, reads wait for it to replay each change before the change counts as applied.
-  const replicated = app.pgRead.replicated
   const metrics = createCacheMetrics()
   const redis = config.REDIS_URL === undefined
     ? undefined
@@ -67,55 +67,7 @@ export default fp(async app => {
       log,
       allKindKeys: () => ALL_KINDS.map(kind => `${namespace()}${kindGenerationKey(kind)}`)
     })
-  let flushing: Promise<void> | undefined
-  // Invalidations of received change notifications still running: a barrier of another
-  // instance is confirmed once those received before it are done.
-  const applying = new Set<Promise<void>>()
-  const track = (work: Promise<void>) => {
-    applying.add(work)
-    work.finally(() => applying.delete(work)).catch(() => {})
-  }
-  const peers = createPeers({
-    send: payload => listener.notify(PEERS_CHANNEL, payload),
-    applied: async () => { await Promise.allSettled([...applying]) },
-    discover: async () => {
-      const { rows } = await app.pg.query<{ name: string }>(
-        'SELECT application_name AS name FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE $1',
-        [`${LISTENER_APPLICATION_NAME} %`])
-      return rows.map(row => row.name.slice(LISTENER_APPLICATION_NAME.length + 1))
-    },
-    listening: () => listener.ready,
-    timeoutMs: config.CACHE_PEER_TIMEOUT_MS,
-    restartListening: reason => listener.restart(reason),
-    log
-  })
-  const listener: ChangeListener = createChangeListener({
-    connectionString: directDatabaseUrl(config),
-    applicationName: `${LISTENER_APPLICATION_NAME} ${peers.id}`,
-    log,
-    onChange: event => { track(apply(event).catch(err => log.error({ err, event }, 'cache invalidation failed'))) },
-    // Changes made while nobody was listening may not have reached Redis either.
-    // The cache stays bypassed until the flush is done.
-    onReset: reason => {
-      log.info({ reason }, 'change notifications (re)started: flushing the cache')
-      flushing = cache.invalidateKinds(ALL_KINDS)
-        .catch(err => log.warn({ err }, 'cache flush after reconnect failed'))
-        .then(() => { flushing = undefined })
-      track(flushing)
-    },
-    onListening: () => {
-      peers.listening()
-      if (replicated) app.pgRead.resync().catch(() => {})
-    },
-    channels: { [PEERS_CHANNEL]: payload => peers.receive(payload) }
-  })
-  if (replicated) {
-    app.pgRead.follow({
-      walPosition: () => listener.walPosition(),
-      listening: () => listener.ready,
-      restart: reason => listener.restart(reason)
-    })
-  }
+  const changes = app.changes as Changes
   const cache: Cache = createCache({
     namespace,
     hot: createHotTier({ maxEntries: config.CACHE_HOT_MAX_ENTRIES, maxBytes: config.CACHE_HOT_MAX_BYTES }),
@@ -123,11 +75,11 @@ export default fp(async app => {
     metrics,
     ttlMs: config.CACHE_TTL_SECONDS * 1000,
     hotTtlMs: HOT_TTL_MS,
-    enabled: () => listener.ready && flushing === undefined && peers.joined,
+    enabled: () => changes.live,
     // A write is acknowledged once this and every other instance have applied its change.
     afterWrite: async () => {
       const began = performance.now()
-      await peers.settle()
+      await changes.settle()
       metrics.time('barrier_wait', (performance.now() - began) / 1000)
     },
     onRead: (source, refs) => {
@@ -138,22 +90,22 @@ export default fp(async app => {
     }
   })
 
-  async function apply (event: ChangeEvent): Promise<void> {
-    // Before the keys are dropped: a miss that follows must not read a replica without the change.
-    if (replicated) await app.pgRead.caughtUp(event.async === true)
-    const { keys, kinds } = invalidationFor(event)
-    await cache.invalidate(keys)
-    if (kinds.length > 0) await cache.invalidateKinds(kinds)
-    if (event.at !== undefined) metrics.time('invalidation_lag', (Date.now() - event.at) / 1000)
-  }
-
-  await listener.start()
-  // Serving from the cache waits for this instance's announcement to come back (see peers.ts).
-  if (listener.ready) await peers.waitJoined(JOIN_TIMEOUT_MS)
+  // What each change drops (invalidation.ts); after a gap in notifications, anything may be stale.
+  changes.subscribe({
+    async change (event: ChangeEvent) {
+      const { keys, kinds } = invalidationFor(event)
+      await cache.invalidate(keys)
+      if (kinds.length > 0) await cache.invalidateKinds(kinds)
+      if (event.at !== undefined) metrics.time('invalidation_lag', (Date.now() - event.at) / 1000)
+    },
+    // Changes made while nobody was listening may not have reached Redis either. The cache stays
+    // bypassed until this is done (changes.live).
+    reset: () => cache.invalidateKinds(ALL_KINDS)
+  })
   if (redis) redis.start()
   else log.info('REDIS_URL not set: caching in-process only (each instance its own cache)')
 
-  app.decorate('cache', { cache, redis, metrics, listener, peers })
+  app.decorate('cache', { cache, redis, metrics, listener: changes.listener, peers: changes.peers })
   // Reads made while handling a request report to that request's state (see onRead above); an
   // anonymous GET's also collect the keys it was built from (plugins/response-cache.ts keeps it).
   app.addHook('onRequest', (request, reply, done) => {
@@ -163,8 +115,6 @@ export default fp(async app => {
     reads.run(state, done)
   })
   app.addHook('onClose', async () => {
-    await peers.close()
-    await listener.stop()
     await redis?.close()
   })
-}, { name: 'cache', dependencies: ['config', 'db', 'read-db'] })
+}, { name: 'cache', dependencies: ['config', 'changes'] })
