@@ -106,20 +106,19 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
     return core === undefined ? undefined : (await withAuthors([core]))[0]
   }
 
+  // A write through the API: committed, then settled (its change applied by every instance).
+  const settled = <A extends unknown[], R>(write: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    const result = await write(...args)
+    await cache.written()
+    return result
+  }
+
   return {
     users: {
       ...base.users,
       findById: id => users.get(String(id)),
-      async create (user, key) {
-        const row = await base.users.create(user, key)
-        await cache.written()
-        return row
-      },
-      async update (id, changes) {
-        const row = await base.users.update(id, changes)
-        await cache.written()
-        return row
-      }
+      create: settled(base.users.create),
+      update: settled(base.users.update)
     },
 
     profiles: {
@@ -128,14 +127,8 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
         const id = await usernames.get(username)
         return id === undefined ? undefined : await users.get(String(id))
       },
-      async follow (followerId, followeeId) {
-        await base.profiles.follow(followerId, followeeId)
-        await cache.written()
-      },
-      async unfollow (followerId, followeeId) {
-        await base.profiles.unfollow(followerId, followeeId)
-        await cache.written()
-      }
+      follow: settled(base.profiles.follow),
+      unfollow: settled(base.profiles.unfollow)
     },
 
     relations: {
@@ -171,27 +164,11 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
         // The slug may have moved to another title since its id was cached.
         return row?.slug === slug ? row : undefined
       },
-      async create (authorId, article, key) {
-        const created = await base.articles.create(authorId, article, key)
-        await cache.written()
-        return created
-      },
-      async update (id, changes) {
-        await base.articles.update(id, changes)
-        await cache.written()
-      },
-      async remove (id) {
-        await base.articles.remove(id)
-        await cache.written()
-      },
-      async favorite (userId, articleId) {
-        await base.articles.favorite(userId, articleId)
-        await cache.written()
-      },
-      async unfavorite (userId, articleId) {
-        await base.articles.unfavorite(userId, articleId)
-        await cache.written()
-      }
+      create: settled(base.articles.create),
+      update: settled(base.articles.update),
+      remove: settled(base.articles.remove),
+      favorite: settled(base.articles.favorite),
+      unfavorite: settled(base.articles.unfavorite)
     },
 
     comments: {
@@ -199,11 +176,7 @@ export function cachedRepositories (base: Repositories, cache: Cache): Repositor
       async listByArticle (articleId): Promise<CommentRow[]> {
         return withAuthors((await comments.get(String(articleId))) ?? [])
       },
-      async create (articleId, authorId, body, key) {
-        const row = await base.comments.create(articleId, authorId, body, key)
-        await cache.written()
-        return row
-      },
+      create: settled(base.comments.create),
       async remove (id) {
         const articleId = await base.comments.remove(id)
         if (articleId !== undefined) await cache.written()
