@@ -16,6 +16,8 @@ const ConfigSchema = Type.Object({
   PG_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 5000 }),
   PG_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 3000 }),
   SLOW_QUERY_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 500 }),
+  // off behind a transaction-pooling PgBouncer without prepared statement support (before 1.21).
+  PG_PREPARED_STATEMENTS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
   PG_EMBEDDED_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54329 }),
   DATABASE_LISTEN_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_READ_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),

@@ -17,11 +17,12 @@ import { connectionFailure, DatabaseUnavailable, poolWaitTimeout } from '../erro
 import { newTiming, observe, type Timing } from '../cache/metrics.js'
 import type { WalPosition } from './change-listener.js'
 import { parseLsn, recordEnd } from './lsn.js'
+import type { Statement } from './statement.js'
 import type { DbHealth } from './pool-health.js'
 
 /** What the repositories read through: a pg pool, or the read pool. */
 export interface Queryable {
-  query: <R extends pg.QueryResultRow = any>(text: string, values?: unknown[]) => Promise<pg.QueryResult<R>>
+  query: <R extends pg.QueryResultRow = any>(statement: Statement, values?: unknown[]) => Promise<pg.QueryResult<R>>
 }
 
 /** Where a read went: the replica, or the primary and why. */
@@ -80,7 +81,7 @@ export function createReadPool ({ primary, replica, maxWaitMs, pollMs = 5 }: Rea
     // Looked up at each call: a test may wrap the pool's query.
     return {
       replicated: false,
-      query: (text, values) => primary.query(text, values),
+      query: (statement, values) => primary.query(statement, values),
       onPrimary: work => work(),
       follow: () => {},
       resync: async () => {},
@@ -177,11 +178,11 @@ export function createReadPool ({ primary, replica, maxWaitMs, pollMs = 5 }: Rea
 
   return {
     replicated: true,
-    async query (text, values) {
+    async query (statement, values) {
       const outcome = await route()
       if (outcome === 'replica') {
         try {
-          const result = await replicaPool.query(text, values)
+          const result = await replicaPool.query(statement, values)
           reads.replica++
           return result
         } catch (err) {
@@ -191,7 +192,7 @@ export function createReadPool ({ primary, replica, maxWaitMs, pollMs = 5 }: Rea
       } else {
         reads[outcome]++
       }
-      return await primary.query(text, values)
+      return await primary.query(statement, values)
     },
     onPrimary: work => writeRequest.run(true, work),
     follow (changes) {

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { cachedRepositories } from '../cache/cached-repositories.js'
+import { statements } from '../db/statement.js'
 import { createRepositories, type Repositories } from '../repositories/repositories.js'
 
 declare module 'fastify' {
@@ -9,8 +10,8 @@ declare module 'fastify' {
 }
 
 // The repositories on the app's pools (writes on the primary, reads through app.pgRead), read
-// through the cache when it is on.
+// through the cache when it is on; their hot reads as prepared statements unless PG_PREPARED_STATEMENTS=off.
 export default fp(async app => {
-  const repos = createRepositories(app.pg, app.pgRead)
+  const repos = createRepositories(app.pg, app.pgRead, statements(app.config.PG_PREPARED_STATEMENTS === 'on'))
   app.decorate('repos', app.cache === null ? repos : cachedRepositories(repos, app.cache.cache))
 }, { name: 'repositories', dependencies: ['db', 'read-db', 'cache'] })

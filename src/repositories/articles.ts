@@ -1,7 +1,9 @@
 import type { Pool, PoolClient } from 'pg'
 import type { Queryable } from '../db/read-pool.js'
+import { unprepared, type StatementOf } from '../db/statement.js'
 import { connectionFailure } from '../errors.js'
 import { recordValues, type IdempotencyRecord } from './idempotency.js'
+import type { ViewerRelations } from './relations.js'
 
 export interface ArticleRow {
   id: number
@@ -18,6 +20,9 @@ export interface ArticleRow {
   bio: string
   image: string
 }
+
+/** An article with its viewer's flags, when they were read with it. */
+export type ViewedArticleRow = ArticleRow & { viewer?: ViewerRelations }
 
 /** An article without its author's profile fields: what the cache keeps per article. */
 export type ArticleCore = Omit<ArticleRow, 'username' | 'bio' | 'image'> & { body: string }
@@ -67,13 +72,17 @@ const BY_NAME: Record<keyof ArticleFilter, (param: string) => string> = {
   followedBy: param => param
 }
 
-/** The WHERE clause of the filters in use, its parameters numbered from `first` (default $3, after limit and offset). */
-function where (filter: ArticleFilter | ArticleIdFilter, byName: boolean, first = 3): { sql: string, values: unknown[] } {
+/**
+ * The WHERE clause of the filters in use, its parameters numbered from `first` (default $3, after
+ * limit and offset), and which filters those are (the SQL differs by them alone: a statement's name).
+ */
+function where (filter: ArticleFilter | ArticleIdFilter, byName: boolean, first = 3): { sql: string, values: unknown[], used: string } {
   const used = (Object.keys(CONDITIONS) as Array<keyof ArticleFilter>).filter(name => filter[name] !== undefined)
-  if (used.length === 0) return { sql: 'TRUE', values: [] }
+  if (used.length === 0) return { sql: 'TRUE', values: [], used: 'all' }
   return {
     sql: used.map((name, i) => CONDITIONS[name](byName ? BY_NAME[name](`$${i + first}`) : `$${i + first}`)).join(' AND '),
-    values: used.map(name => filter[name])
+    values: used.map(name => filter[name]),
+    used: used.join('+')
   }
 }
 
@@ -89,7 +98,23 @@ async function replaceTags (client: PoolClient, articleId: number, tagList: stri
   return [...new Set([...removed.rows, ...added.rows].map(row => row.tag_id))]
 }
 
-export function articlesRepository (pg: Pool, read: Queryable = pg) {
+export function articlesRepository (pg: Pool, read: Queryable = pg, statement: StatementOf = unprepared) {
+  const FROM = 'FROM articles a JOIN users u ON u.id = a.author_id'
+  const LIST_ITEMS = statement('articles.list-items', `SELECT ${SHARED_COLUMNS} ${FROM} WHERE a.id = ANY($1::int[])`)
+  const BY_SLUG = statement('articles.by-slug', `SELECT ${SHARED_COLUMNS}, a.body ${FROM} WHERE a.slug = $1`)
+  // The viewer's flags in the same statement: a signed-in article read is one round trip too.
+  const BY_SLUG_VIEWED = statement('articles.by-slug-viewed', `SELECT ${SHARED_COLUMNS}, a.body,
+      EXISTS (SELECT 1 FROM favorites f WHERE f.user_id = $2 AND f.article_id = a.id) AS "viewerFavorited",
+      EXISTS (SELECT 1 FROM follows fo WHERE fo.follower_id = $2 AND fo.followee_id = a.author_id) AS "viewerFollowing"
+    ${FROM} WHERE a.slug = $1`)
+  const CORE_BY_IDS = statement('articles.core-by-ids', `SELECT a.id, a.slug, a.title, a.description, a.body,
+      a.created_at AS "createdAt", a.updated_at AS "updatedAt", a.author_id AS "authorId",
+      (SELECT count(*)::int FROM favorites f WHERE f.article_id = a.id) AS "favoritesCount",
+      ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id
+            WHERE at.article_id = a.id ORDER BY t.name COLLATE "C") AS "tagList"
+    FROM articles a WHERE a.id = ANY($1::int[])`)
+  const BY_SLUGS = statement('articles.by-slugs', `SELECT ${SHARED_COLUMNS}, a.body, u.email ${FROM} WHERE a.slug = ANY($1::text[])`)
+
   async function transaction<T> (work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await pg.connect()
     // An error passed to release() drops the connection instead of pooling it again.
@@ -110,13 +135,12 @@ export function articlesRepository (pg: Pool, read: Queryable = pg) {
     }
   }
 
-  async function page (conditions: { sql: string, values: unknown[] }, limit: number, offset: number) {
-    const { rows } = await read.query<{ ids: number[], total: number }>(
+  async function page (conditions: { sql: string, values: unknown[], used: string }, limit: number, offset: number) {
+    const sql = statement(`articles.list-page:${conditions.used}`,
       `SELECT (SELECT count(*)::int FROM articles a WHERE ${conditions.sql}) AS total,
               ARRAY(SELECT a.id FROM articles a WHERE ${conditions.sql}
-                    ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2) AS ids`,
-      [limit, offset, ...conditions.values]
-    )
+                    ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2) AS ids`)
+    const { rows } = await read.query<{ ids: number[], total: number }>(sql, [limit, offset, ...conditions.values])
     return rows[0] ?? { ids: [], total: 0 }
   }
 
@@ -127,62 +151,47 @@ export function articlesRepository (pg: Pool, read: Queryable = pg) {
     /** The ids of one page (filter names resolved to ids), newest first: listPage without the count. */
     async pageIds (filter: ArticleIdFilter, limit: number, offset: number): Promise<number[]> {
       const conditions = where(filter, false)
-      const { rows } = await read.query<{ id: number }>(
-        `SELECT a.id FROM articles a WHERE ${conditions.sql} ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2`,
-        [limit, offset, ...conditions.values]
-      )
+      const sql = statement(`articles.page-ids:${conditions.used}`,
+        `SELECT a.id FROM articles a WHERE ${conditions.sql} ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2`)
+      const { rows } = await read.query<{ id: number }>(sql, [limit, offset, ...conditions.values])
       return rows.map(row => row.id)
     },
 
     /** How many articles match (filter names resolved to ids). */
     async count (filter: ArticleIdFilter): Promise<number> {
       const conditions = where(filter, false, 1)
-      const { rows } = await read.query<{ total: number }>(
-        `SELECT count(*)::int AS total FROM articles a WHERE ${conditions.sql}`, conditions.values)
+      const sql = statement(`articles.count:${conditions.used}`, `SELECT count(*)::int AS total FROM articles a WHERE ${conditions.sql}`)
+      const { rows } = await read.query<{ total: number }>(sql, conditions.values)
       return rows[0]?.total ?? 0
     },
 
     /** List items (no body), in the order of `ids`. */
     async findListItems (ids: number[]): Promise<ArticleRow[]> {
       if (ids.length === 0) return []
-      const { rows } = await read.query<ArticleRow>(
-        `SELECT ${SHARED_COLUMNS} FROM articles a JOIN users u ON u.id = a.author_id
-         WHERE a.id = ANY($1::int[])`,
-        [ids]
-      )
+      const { rows } = await read.query<ArticleRow>(LIST_ITEMS, [ids])
       const byId = new Map(rows.map(row => [row.id, row]))
       return ids.flatMap(id => byId.get(id) ?? [])
     },
 
-    async findBySlug (slug: string): Promise<ArticleRow | undefined> {
-      const { rows } = await read.query<ArticleRow>(
-        `SELECT ${SHARED_COLUMNS}, a.body FROM articles a JOIN users u ON u.id = a.author_id
-         WHERE a.slug = $1`,
-        [slug]
-      )
-      return rows[0]
+    /** With a viewer, the viewer's flags come with the article (`viewer`); a cached read may leave them to relations.forViewer. */
+    async findBySlug (slug: string, viewerId: number | null = null): Promise<ViewedArticleRow | undefined> {
+      if (viewerId === null) return (await read.query<ArticleRow>(BY_SLUG, [slug])).rows[0]
+      const { rows } = await read.query<ArticleRow & { viewerFavorited?: boolean, viewerFollowing?: boolean }>(BY_SLUG_VIEWED, [slug, viewerId])
+      const row = rows[0]
+      if (row === undefined) return undefined
+      const { viewerFavorited, viewerFollowing, ...article } = row
+      const viewer = { favorited: new Set(viewerFavorited === true ? [row.id] : []), following: new Set(viewerFollowing === true ? [row.authorId] : []) }
+      return { ...article, viewer }
     },
 
     async coreByIds (ids: number[]): Promise<Map<number, ArticleCore>> {
-      const { rows } = await read.query<ArticleCore>(
-        `SELECT a.id, a.slug, a.title, a.description, a.body,
-           a.created_at AS "createdAt", a.updated_at AS "updatedAt", a.author_id AS "authorId",
-           (SELECT count(*)::int FROM favorites f WHERE f.article_id = a.id) AS "favoritesCount",
-           ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id
-                 WHERE at.article_id = a.id ORDER BY t.name COLLATE "C") AS "tagList"
-         FROM articles a WHERE a.id = ANY($1::int[])`,
-        [ids]
-      )
+      const { rows } = await read.query<ArticleCore>(CORE_BY_IDS, [ids])
       return new Map(rows.map(row => [row.id, row]))
     },
 
     /** Full articles by slug, with their authors' user rows: one query for a cold article page. */
     async bySlugs (slugs: string[]): Promise<ArticleRow[]> {
-      const { rows } = await read.query<ArticleRow>(
-        `SELECT ${SHARED_COLUMNS}, a.body, u.email FROM articles a JOIN users u ON u.id = a.author_id
-         WHERE a.slug = ANY($1::text[])`,
-        [slugs]
-      )
+      const { rows } = await read.query<ArticleRow>(BY_SLUGS, [slugs])
       return rows
     },
 

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg'
 import type { Queryable } from '../db/read-pool.js'
+import { unprepared, type StatementOf } from '../db/statement.js'
 import { recordValues, type IdempotencyRecord } from './idempotency.js'
 
 export interface CommentRow {
@@ -19,24 +20,21 @@ const COLUMNS = `c.id, c.article_id AS "articleId", c.author_id AS "authorId", c
 
 export type CommentCore = Omit<CommentRow, 'username' | 'bio' | 'image'>
 
-export function commentsRepository (pg: Pool, read: Queryable = pg) {
+export function commentsRepository (pg: Pool, read: Queryable = pg, statement: StatementOf = unprepared) {
+  const BY_ARTICLE = statement('comments.by-article', `SELECT ${COLUMNS} FROM comments c JOIN users u ON u.id = c.author_id
+    WHERE c.article_id = $1 ORDER BY c.created_at DESC, c.id DESC`)
+  const CORE_BY_ARTICLES = statement('comments.core-by-articles', `SELECT c.id, c.article_id AS "articleId", c.author_id AS "authorId", c.body,
+      c.created_at AS "createdAt", c.updated_at AS "updatedAt"
+    FROM comments c WHERE c.article_id = ANY($1::int[]) ORDER BY c.created_at DESC, c.id DESC`)
+
   return {
     async listByArticle (articleId: number): Promise<CommentRow[]> {
-      const { rows } = await read.query<CommentRow>(
-        `SELECT ${COLUMNS} FROM comments c JOIN users u ON u.id = c.author_id
-         WHERE c.article_id = $1 ORDER BY c.created_at DESC, c.id DESC`,
-        [articleId]
-      )
+      const { rows } = await read.query<CommentRow>(BY_ARTICLE, [articleId])
       return rows
     },
 
     async coreByArticles (articleIds: number[]): Promise<Map<number, CommentCore[]>> {
-      const { rows } = await read.query<CommentCore>(
-        `SELECT c.id, c.article_id AS "articleId", c.author_id AS "authorId", c.body,
-           c.created_at AS "createdAt", c.updated_at AS "updatedAt"
-         FROM comments c WHERE c.article_id = ANY($1::int[]) ORDER BY c.created_at DESC, c.id DESC`,
-        [articleIds]
-      )
+      const { rows } = await read.query<CommentCore>(CORE_BY_ARTICLES, [articleIds])
       const byArticle = new Map<number, CommentCore[]>(articleIds.map(id => [id, []]))
       for (const row of rows) byArticle.get(row.articleId)?.push(row)
       return byArticle

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg'
 import type { Queryable } from '../db/read-pool.js'
+import { unprepared, type StatementOf } from '../db/statement.js'
 
 export interface ProfileRow {
   id: number
@@ -8,13 +9,12 @@ export interface ProfileRow {
   image: string
 }
 
-export function profilesRepository (pg: Pool, read: Queryable = pg) {
+export function profilesRepository (pg: Pool, read: Queryable = pg, statement: StatementOf = unprepared) {
+  const BY_USERNAME = statement('profiles.by-username', 'SELECT id, username, bio, image FROM users WHERE username = $1')
+
   return {
     async findByUsername (username: string): Promise<ProfileRow | undefined> {
-      const { rows } = await read.query<ProfileRow>(
-        'SELECT id, username, bio, image FROM users WHERE username = $1',
-        [username]
-      )
+      const { rows } = await read.query<ProfileRow>(BY_USERNAME, [username])
       return rows[0]
     },
 

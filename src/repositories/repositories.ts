@@ -1,6 +1,7 @@
 // The repositories the routes use, as one set: what the plugin decorates and the cache wraps.
 import type pg from 'pg'
 import type { Queryable } from '../db/read-pool.js'
+import { unprepared, type StatementOf } from '../db/statement.js'
 import { articlesRepository, type ArticlesRepository } from './articles.js'
 import { commentsRepository, type CommentsRepository } from './comments.js'
 import { profilesRepository, type ProfilesRepository } from './profiles.js'
@@ -17,14 +18,17 @@ export interface Repositories {
   tags: TagsRepository
 }
 
-/** Writes (and reads that must see the latest commit) on `pool`, the primary; other reads through `read`. */
-export function createRepositories (pool: pg.Pool, read: Queryable = pool): Repositories {
+/**
+ * Writes (and reads that must see the latest commit) on `pool`, the primary; other reads through
+ * `read`, the hot ones as `statement` makes them (named, or plain text).
+ */
+export function createRepositories (pool: pg.Pool, read: Queryable = pool, statement: StatementOf = unprepared): Repositories {
   return {
-    users: usersRepository(pool, read),
-    profiles: profilesRepository(pool, read),
-    relations: relationsRepository(read),
-    articles: articlesRepository(pool, read),
-    comments: commentsRepository(pool, read),
-    tags: tagsRepository(read)
+    users: usersRepository(pool, read, statement),
+    profiles: profilesRepository(pool, read, statement),
+    relations: relationsRepository(read, statement),
+    articles: articlesRepository(pool, read, statement),
+    comments: commentsRepository(pool, read, statement),
+    tags: tagsRepository(read, statement)
   }
 }

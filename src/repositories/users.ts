@@ -1,5 +1,6 @@
 import type { Pool } from 'pg'
 import type { Queryable } from '../db/read-pool.js'
+import { unprepared, type StatementOf } from '../db/statement.js'
 import { EmailTaken, UsernameTaken } from '../errors.js'
 import { recordValues, type IdempotencyRecord } from './idempotency.js'
 import { uniqueViolation } from './unique-violation.js'
@@ -30,22 +31,24 @@ function rethrowTaken (err: unknown): never {
   throw err
 }
 
-export function usersRepository (pg: Pool, read: Queryable = pg) {
+export function usersRepository (pg: Pool, read: Queryable = pg, statement: StatementOf = unprepared) {
+  const BY_ID = statement('users.by-id', `SELECT ${COLUMNS} FROM users WHERE id = $1`)
+  const BY_IDS = statement('users.by-ids', `SELECT ${COLUMNS} FROM users WHERE id = ANY($1::int[])`)
+  const IDS_BY_USERNAMES = statement('users.ids-by-usernames', 'SELECT id, username FROM users WHERE username = ANY($1::text[])')
+
   return {
     async findById (id: number): Promise<UserRow | undefined> {
-      const { rows } = await read.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id])
+      const { rows } = await read.query<UserRow>(BY_ID, [id])
       return rows[0]
     },
 
     async byIds (ids: number[]): Promise<Map<number, UserRow>> {
-      const { rows } = await read.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ANY($1::int[])`, [ids])
+      const { rows } = await read.query<UserRow>(BY_IDS, [ids])
       return new Map(rows.map(row => [row.id, row]))
     },
 
     async idsByUsernames (usernames: string[]): Promise<Map<string, number>> {
-      const { rows } = await read.query<{ id: number, username: string }>(
-        'SELECT id, username FROM users WHERE username = ANY($1::text[])', [usernames]
-      )
+      const { rows } = await read.query<{ id: number, username: string }>(IDS_BY_USERNAMES, [usernames])
       return new Map(rows.map(row => [row.username, row.id]))
     },
 

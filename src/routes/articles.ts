@@ -26,15 +26,17 @@ const articles: FastifyPluginAsyncTypebox = async app => {
     return { articles: rows.map(row => toArticle(row, viewer)), articlesCount: total }
   }
 
-  async function find (slug: string) {
-    const row = await articles.findBySlug(slug)
+  async function find (slug: string, viewerId: number | null = null) {
+    const row = await articles.findBySlug(slug, viewerId)
     if (row === undefined) throw new ArticleNotFound()
     return row
   }
 
+  // An uncached read brings the viewer's flags with the article (one round trip); a cached one
+  // leaves them to the cached per-viewer sets.
   async function present (slug: string, viewerId: number | null) {
-    const row = await find(slug)
-    const viewer = await relations.forViewer(viewerId, [row.id], [row.authorId])
+    const row = await find(slug, viewerId)
+    const viewer = row.viewer ?? await relations.forViewer(viewerId, [row.id], [row.authorId])
     return { article: toArticle(row, viewer) }
   }
 
