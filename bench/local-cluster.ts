@@ -75,6 +75,8 @@ export async function startCluster (options: ClusterOptions): Promise<Cluster> {
       DATABASE_URL: pgbouncer.url,
       // LISTEN holds a session: transaction pooling would hand it to other clients.
       DATABASE_LISTEN_URL: databaseUrl,
+      // PgBouncer 1.18 hands each transaction to any server connection: none has our statements.
+      PG_PREPARED_STATEMENTS: 'off',
       REDIS_URL: redis.url,
       MIGRATE_ON_START: 'off',
       // Readiness fails for this long before the instance closes: HAProxy must have seen two failed checks.
